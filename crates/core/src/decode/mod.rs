@@ -1,0 +1,44 @@
+//! Decoders, one module per input format, each producing an RGB8 or RGBA8
+//! [`Image`]. JPEG supports shrink-on-load (DCT scaling by 1/2, 1/4, 1/8);
+//! the other formats decode at full size, which the memory estimate covers.
+
+mod gif;
+mod jpeg;
+mod png;
+mod webp;
+
+use crate::error::KilnError;
+use crate::image::Image;
+use crate::probe::ImageInfo;
+use crate::sniff::InputFormat;
+
+/// Decodes `bytes` (already probed as `info`). `jpeg_scale` is the DCT
+/// scaling denominator (1, 2, 4 or 8) and is ignored by other formats.
+pub fn decode(bytes: &[u8], info: &ImageInfo, jpeg_scale: u32, max_alloc: u64) -> Result<Image, KilnError> {
+    match info.format {
+        InputFormat::Jpeg => jpeg::decode(bytes, info, jpeg_scale),
+        InputFormat::Png => png::decode(bytes, max_alloc),
+        InputFormat::Gif => gif::decode(bytes, max_alloc),
+        InputFormat::Webp => webp::decode(bytes, max_alloc),
+    }
+}
+
+/// Expands 1- or 2-channel 8-bit pixels to RGB8 / RGBA8.
+pub(crate) fn gray_to_rgb(src: &[u8], with_alpha: bool) -> Vec<u8> {
+    if with_alpha {
+        src.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]).collect()
+    } else {
+        src.iter().flat_map(|&g| [g, g, g]).collect()
+    }
+}
+
+/// Converts CMYK (0 = no ink, as jpeg-decoder returns it after undoing
+/// Adobe's inversion) to RGB. Not colour-managed: an ICC profile is ignored.
+pub(crate) fn cmyk_to_rgb(src: &[u8]) -> Vec<u8> {
+    src.chunks_exact(4)
+        .flat_map(|p| {
+            let k = 255 - p[3] as u32;
+            [p[0], p[1], p[2]].map(|c| (((255 - c as u32) * k + 127) / 255) as u8)
+        })
+        .collect()
+}

@@ -1,0 +1,54 @@
+//! Output encoders, one module per format behind the [`Encoder`] trait. Each
+//! is behind a cargo feature so a Spin component links only its own codec.
+
+#[cfg(feature = "avif")]
+pub mod avif;
+#[cfg(feature = "jpeg")]
+pub mod jpeg;
+#[cfg(feature = "png")]
+pub mod png;
+#[cfg(feature = "webp")]
+pub mod webp;
+
+use crate::error::KilnError;
+use crate::image::Image;
+
+/// Name, MIME type and file extension of an output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutputFormat {
+    pub name: &'static str,
+    pub mime_type: &'static str,
+    pub extension: &'static str,
+}
+
+pub const WEBP: OutputFormat = OutputFormat { name: "webp", mime_type: "image/webp", extension: "webp" };
+pub const AVIF: OutputFormat = OutputFormat { name: "avif", mime_type: "image/avif", extension: "avif" };
+pub const JPEG: OutputFormat = OutputFormat { name: "jpeg", mime_type: "image/jpeg", extension: "jpg" };
+pub const PNG: OutputFormat = OutputFormat { name: "thumbnail", mime_type: "image/png", extension: "png" };
+
+/// An output encoder. Implementations strip all metadata: they write pixels only.
+pub trait Encoder {
+    fn format(&self) -> OutputFormat;
+    /// Whether the format keeps an alpha channel (else pixels are flattened
+    /// onto white before encoding).
+    fn keeps_alpha(&self) -> bool;
+    /// Upper bound of the bytes the encoder allocates for a `width` x
+    /// `height` image with `channels` channels, input pixels excluded.
+    fn working_bytes(&self, width: u32, height: u32, channels: u32) -> u64;
+    fn encode(&self, img: &Image) -> Result<Vec<u8>, KilnError>;
+}
+
+/// Checks a 0..=100 quality parameter.
+pub fn check_quality(quality: f32) -> Result<f32, KilnError> {
+    if (1.0..=100.0).contains(&quality) {
+        Ok(quality)
+    } else {
+        Err(KilnError::BadParameter(format!("quality must be between 1 and 100, got {quality}")))
+    }
+}
+
+pub(crate) const MIB: u64 = 1024 * 1024;
+
+pub(crate) fn pixels(width: u32, height: u32) -> u64 {
+    width as u64 * height as u64
+}

@@ -1,0 +1,100 @@
+//! Peak-memory estimate computed from the header alone, before decoding.
+//!
+//! The conversion runs in three phases and frees as it goes, so the peak is
+//! the largest phase: decode (input bytes + decoder state + decoded pixels),
+//! resize (decoded + resized + the resampler's intermediate), encode
+//! (resized + encoder state + output). The model errs high; it is checked
+//! against measured peaks in the core's tests.
+
+use crate::probe::ImageInfo;
+use crate::sniff::InputFormat;
+
+/// Fixed overhead: allocator slack, small buffers, metadata parsing.
+pub const BASE_BYTES: u64 = 2 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct MemoryEstimate {
+    pub decode: u64,
+    pub resize: u64,
+    pub encode: u64,
+}
+
+impl MemoryEstimate {
+    pub fn peak(&self) -> u64 {
+        BASE_BYTES + self.decode.max(self.resize).max(self.encode)
+    }
+}
+
+/// Everything the estimate needs to know about the planned conversion.
+#[derive(Debug, Clone, Copy)]
+pub struct Plan {
+    pub input_bytes: u64,
+    /// JPEG DCT scaling denominator (1 = full size).
+    pub jpeg_scale: u32,
+    /// Size after shrink-on-load (the decoder's output).
+    pub decoded: (u32, u32),
+    /// Final size before orientation.
+    pub target: (u32, u32),
+    /// Channels the encoder sees (3 or 4).
+    pub channels: u32,
+    /// The encoder's own working memory for `target`.
+    pub encoder_bytes: u64,
+}
+
+pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
+    let px = |(w, h): (u32, u32)| w as u64 * h as u64;
+    let decoded_ch: u64 = if info.has_alpha { 4 } else { 3 };
+    let decoded = px(plan.decoded) * decoded_ch;
+    let target = px(plan.target) * plan.channels as u64;
+    let decode = plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded;
+    let resize = if plan.decoded == plan.target {
+        decoded
+    } else {
+        // Two-pass resampler: an intermediate of target width x source
+        // height, and a premultiplied copy of the source when alpha is used.
+        let intermediate = plan.target.0 as u64 * plan.decoded.1 as u64 * decoded_ch;
+        let premultiplied = if info.has_alpha { decoded } else { 0 };
+        decoded + target + intermediate + premultiplied
+    };
+    // Orientation and alpha flattening each make one copy of the target.
+    let encode = 2 * target + plan.encoder_bytes;
+    MemoryEstimate { decode, resize, encode }
+}
+
+/// Decoder-internal memory (beyond its output buffer) for `info` at `scale`.
+fn decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
+    let pixels = info.pixels();
+    match info.format {
+        InputFormat::Jpeg => jpeg_decoder_bytes(info, scale),
+        // Expanded output before our RGB(A) widening, plus row buffers.
+        InputFormat::Png => pixels * 4 + info.width as u64 * 16,
+        // Full-screen canvas plus the first frame's RGBA buffer.
+        InputFormat::Gif => pixels * 4,
+        // Lossy: YUV planes; lossless: ARGB + transform buffers.
+        InputFormat::Webp => pixels * 8,
+    }
+}
+
+fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
+    let Some(frame) = &info.jpeg else { return 0 };
+    let hmax = frame.components.iter().map(|c| c.h as u64).max().unwrap_or(1);
+    let vmax = frame.components.iter().map(|c| c.v as u64).max().unwrap_or(1);
+    let padded_w = (info.width as u64).div_ceil(8 * hmax) * 8 * hmax;
+    let padded_h = (info.height as u64).div_ceil(8 * vmax) * 8 * vmax;
+    // Full-resolution samples of every component (subsampling applied).
+    let samples: u64 = frame.components.iter().map(|c| padded_w * c.h as u64 / hmax * (padded_h * c.v as u64 / vmax)).sum();
+    let scale2 = (scale as u64).pow(2);
+    // Progressive JPEGs keep every coefficient (i16) until the last scan.
+    let coefficients = if frame.progressive { samples * 2 } else { 0 };
+    let components = frame.components.len() as u64;
+    let working = if scale > 1 {
+        // jpeg-decoder: component planes at the scaled size, then the
+        // interleaved output (4 B/px for CMYK) before our RGB conversion.
+        samples / scale2 + padded_w * padded_h / scale2 * components.max(3)
+    } else {
+        // zune-jpeg: a few MCU rows per component, and a 4-channel pass for CMYK.
+        let rows = padded_w * 16 * vmax * components * 4;
+        rows + if components == 4 { info.pixels() * 4 } else { 0 }
+    };
+    coefficients + working
+}

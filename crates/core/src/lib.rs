@@ -1,0 +1,30 @@
+//! kiln-core: the pure-Rust image pipeline shared by every kiln function.
+//!
+//! Bytes flow through the modules in this order:
+//! [`sniff`] (what format is this?) → [`probe`] (header only: dimensions,
+//! components, progressive?) → [`estimate`] (peak memory *before* decoding,
+//! checked against [`limits::Limits`]) → [`decode`] (with JPEG shrink-on-load)
+//! → [`resize`] → [`orient`] (EXIF orientation) → [`encode`] (one module per
+//! output format, behind the [`encode::Encoder`] trait). [`pipeline`] strings
+//! them together and times each stage.
+//!
+//! Nothing here touches WASI, HTTP or storage: the crate is tested natively
+//! and linked unchanged into the Spin components.
+
+pub mod decode;
+pub mod encode;
+pub mod error;
+pub mod estimate;
+pub mod image;
+pub mod limits;
+pub mod orient;
+pub mod pipeline;
+pub mod probe;
+pub mod resize;
+pub mod sniff;
+
+pub use error::KilnError;
+pub use image::{Image, PixelLayout};
+pub use limits::Limits;
+pub use pipeline::{convert, ConvertOptions, Converted, StageTimings};
+pub use sniff::InputFormat;

@@ -1,0 +1,29 @@
+//! Limits that protect a function's memory and time budget. Every limit is
+//! checked before the expensive work it guards: bytes before parsing, pixels
+//! and the memory estimate before decoding.
+
+/// Default cap on decoded source pixels: 50 MP, imgproxy's default.
+pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+/// Default cap on input bytes a function accepts (storage mode may exceed
+/// the 10 MiB request limit of hosted Spin; direct mode cannot).
+pub const DEFAULT_MAX_INPUT_BYTES: u64 = 40 * 1024 * 1024;
+/// Default cap on the estimated peak memory: hosted Spin gives 128 MiB per
+/// instance; keep 16 MiB for the module, stack and runtime.
+pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 112 * 1024 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    pub max_input_bytes: u64,
+    pub max_pixels: u64,
+    pub max_memory_bytes: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
+            max_pixels: DEFAULT_MAX_PIXELS,
+            max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! One conversion, end to end: limits → probe → plan + memory estimate →
+//! decode (shrink-on-load) → resize → orient → encode, with stage timings.
+
+use crate::decode::decode;
+use crate::encode::{Encoder, OutputFormat};
+use crate::error::KilnError;
+use crate::estimate::{estimate, MemoryEstimate, Plan};
+use crate::image::Image;
+use crate::limits::Limits;
+use crate::orient;
+use crate::probe::{probe, ImageInfo};
+use crate::resize::{fit_within, jpeg_shrink_factor, resize};
+use std::time::{Duration, Instant};
+
+/// What to produce.
+#[derive(Debug, Clone, Copy)]
+pub struct ConvertOptions {
+    /// Cap on the long side of the output, in displayed orientation.
+    pub max_long_side: u32,
+    pub limits: Limits,
+}
+
+/// Wall-clock time of each stage.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StageTimings {
+    pub probe: Duration,
+    pub decode: Duration,
+    pub resize: Duration,
+    pub encode: Duration,
+}
+
+/// A finished conversion.
+#[derive(Debug, Clone)]
+pub struct Converted {
+    pub bytes: Vec<u8>,
+    pub format: OutputFormat,
+    pub width: u32,
+    pub height: u32,
+    pub source: ImageInfo,
+    pub orientation: u16,
+    pub jpeg_scale: u32,
+    pub estimate: MemoryEstimate,
+    pub timings: StageTimings,
+}
+
+/// Plans a conversion from the header alone and checks every limit. This is
+/// the part that must run before any large allocation.
+pub fn plan(bytes: &[u8], options: &ConvertOptions, encoder: &dyn Encoder) -> Result<(ImageInfo, Plan, MemoryEstimate), KilnError> {
+    let limits = &options.limits;
+    if bytes.len() as u64 > limits.max_input_bytes {
+        return Err(KilnError::TooLarge(format!(
+            "input is {} bytes, the limit is {} bytes",
+            bytes.len(),
+            limits.max_input_bytes
+        )));
+    }
+    let info = probe(bytes)?;
+    if info.pixels() > limits.max_pixels {
+        return Err(KilnError::TooLarge(format!(
+            "{}x{} = {} pixels, the limit is {} pixels",
+            info.width,
+            info.height,
+            info.pixels(),
+            limits.max_pixels
+        )));
+    }
+    let target = fit_within(info.width, info.height, options.max_long_side);
+    let jpeg_scale = match info.format {
+        crate::InputFormat::Jpeg => jpeg_shrink_factor((info.width, info.height), target),
+        _ => 1,
+    };
+    let decoded = (info.width.div_ceil(jpeg_scale), info.height.div_ceil(jpeg_scale));
+    let channels = if info.has_alpha && encoder.keeps_alpha() { 4 } else { 3 };
+    let plan = Plan {
+        input_bytes: bytes.len() as u64,
+        jpeg_scale,
+        decoded,
+        target,
+        channels,
+        encoder_bytes: encoder.working_bytes(target.0, target.1, channels),
+    };
+    let memory = estimate(&info, &plan);
+    if memory.peak() > limits.max_memory_bytes {
+        return Err(KilnError::TooLarge(format!(
+            "{}x{} {:?}{} needs an estimated {} MiB to convert (decode {} MiB, resize {} MiB, encode {} MiB), the limit is {} MiB",
+            info.width,
+            info.height,
+            info.format,
+            if info.jpeg.as_ref().is_some_and(|f| f.progressive) { " (progressive)" } else { "" },
+            mib(memory.peak()),
+            mib(memory.decode),
+            mib(memory.resize),
+            mib(memory.encode),
+            mib(limits.max_memory_bytes)
+        )));
+    }
+    Ok((info, plan, memory))
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1024 * 1024)
+}
+
+/// Converts `input` with `encoder`. Takes the input by value so its bytes
+/// are freed as soon as the pixels are decoded.
+pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) -> Result<Converted, KilnError> {
+    let mut timings = StageTimings::default();
+    let started = Instant::now();
+    let (info, plan, memory) = plan(&input, options, encoder)?;
+    let orientation = orient::read_orientation(&input);
+    timings.probe = started.elapsed();
+
+    let started = Instant::now();
+    let image = decode(&input, &info, plan.jpeg_scale, options.limits.max_memory_bytes)?;
+    drop(input);
+    timings.decode = started.elapsed();
+
+    let started = Instant::now();
+    let image = prepare_channels(image, encoder);
+    let (tw, th) = fit_within(info.width, info.height, options.max_long_side);
+    let image = resize(image, tw, th)?;
+    let image = orient::apply(image, orientation);
+    timings.resize = started.elapsed();
+
+    let started = Instant::now();
+    let bytes = encoder.encode(&image)?;
+    timings.encode = started.elapsed();
+
+    Ok(Converted {
+        bytes,
+        format: encoder.format(),
+        width: image.width,
+        height: image.height,
+        source: info,
+        orientation,
+        jpeg_scale: plan.jpeg_scale,
+        estimate: memory,
+        timings,
+    })
+}
+
+/// Drops alpha the encoder cannot keep (flattened onto white) or that is
+/// opaque everywhere, so encoders see 3 channels whenever they can.
+fn prepare_channels(image: Image, encoder: &dyn Encoder) -> Image {
+    if encoder.keeps_alpha() { image.drop_opaque_alpha() } else { image.flatten_onto_white() }
+}

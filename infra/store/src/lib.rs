@@ -1,0 +1,16 @@
+//! `kiln-store`: a local, single-process S3-compatible object store for kiln.
+//!
+//! It serves the S3 API from a folder on disk (via `s3s` + `s3s-fs`), checks
+//! SigV4 signatures (header and presigned query auth), lets anyone read keys
+//! under configured public prefixes, and POSTs AWS-style S3 event
+//! notifications to a webhook after objects are created.
+
+pub mod access;
+pub mod cli;
+pub mod event;
+pub mod notify;
+pub mod server;
+pub mod store;
+
+pub use cli::Args;
+pub use server::run;

@@ -1,0 +1,304 @@
+//! End-to-end tests of the `kiln-store` binary: the real process on a free
+//! port, presigned requests made with `rusty-s3`, and a real local webhook
+//! that records the S3 event notifications it receives.
+
+use std::cell::RefCell;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use rusty_s3::actions::{CompleteMultipartUpload, CompleteMultipartUploadResponse, CreateMultipartUpload, UploadPart};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use serde_json::Value;
+
+const ACCESS_KEY: &str = "kiln";
+const SECRET_KEY: &str = "test-secret";
+const TOKEN: &str = "hook-token-123";
+const HOUR: Duration = Duration::from_secs(3600);
+const WAIT: Duration = Duration::from_secs(15);
+
+/// A running `kiln-store` child process, killed on drop.
+struct Store {
+    child: Child,
+    bucket: Bucket,
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A fresh, empty folder under cargo's per-target temp dir.
+fn temp_root() -> PathBuf {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let n = N.fetch_add(1, Ordering::Relaxed);
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("kiln-store-{}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+/// Starts the store on `--port 0` and waits for its listening line.
+fn start_store(extra: &[&str]) -> Store {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln-store"));
+    cmd.arg("--root").arg(temp_root());
+    cmd.args(["--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]);
+    cmd.args(extra);
+    for var in ["KILN_STORE_ROOT", "KILN_S3_PORT", "KILN_S3_ACCESS_KEY", "KILN_S3_SECRET_KEY", "KILN_NOTIFY_URL", "KILN_NOTIFY_TOKEN"] {
+        cmd.env_remove(var);
+    }
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
+    let mut child = cmd.spawn().expect("spawn kiln-store");
+    let stdout = child.stdout.take().expect("child stdout");
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        let mut lines = BufReader::new(stdout).lines();
+        if let Some(Ok(line)) = lines.next() {
+            let _ = tx.send(line);
+        }
+        lines.for_each(drop);
+    });
+    let placeholder = Bucket::new("http://127.0.0.1:1".parse().unwrap(), UrlStyle::Path, "kiln", "us-east-1").unwrap();
+    let mut store = Store { child, bucket: placeholder };
+    let line = rx.recv_timeout(WAIT).expect("kiln-store printed no listening line");
+    let endpoint = line
+        .strip_prefix("kiln-store listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"));
+    assert!(endpoint.starts_with("http://127.0.0.1:"), "{endpoint}");
+    store.bucket = Bucket::new(endpoint.parse().unwrap(), UrlStyle::Path, "kiln", "us-east-1").unwrap();
+    store
+}
+
+/// One request the webhook received.
+#[derive(Debug)]
+struct Hit {
+    head: String,
+    body: Value,
+}
+
+impl Hit {
+    fn record(&self) -> &Value {
+        &self.body["Records"][0]
+    }
+    fn event_name(&self) -> &str {
+        self.record()["eventName"].as_str().unwrap_or_default()
+    }
+    fn key(&self) -> &str {
+        self.record()["s3"]["object"]["key"].as_str().unwrap_or_default()
+    }
+    fn has_header(&self, line: &str) -> bool {
+        self.head.lines().any(|l| l.eq_ignore_ascii_case(line))
+    }
+}
+
+/// A local HTTP listener that answers 204 and hands each request to the test.
+struct Webhook {
+    url: String,
+    rx: Receiver<Hit>,
+    seen: RefCell<Vec<Hit>>,
+}
+
+impl Webhook {
+    fn start() -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/hooks/s3", listener.local_addr().unwrap());
+        let (tx, rx) = mpsc::channel();
+        thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                if let Some(hit) = read_hit(stream) {
+                    let _ = tx.send(hit);
+                }
+            }
+        });
+        Self { url, rx, seen: RefCell::new(Vec::new()) }
+    }
+
+    /// Waits for a request matching `pred`; returns its index in arrival order.
+    fn wait_for(&self, pred: impl Fn(&Hit) -> bool) -> usize {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if let Some(i) = self.seen.borrow().iter().position(&pred) {
+                return i;
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.rx.recv_timeout(left) {
+                Ok(hit) => self.seen.borrow_mut().push(hit),
+                Err(_) => panic!("no matching notification; got {:#?}", self.seen.borrow()),
+            }
+        }
+    }
+}
+
+/// Reads one HTTP/1.1 request (head + Content-Length body) and answers 204.
+fn read_hit(mut stream: TcpStream) -> Option<Hit> {
+    stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let mut reader = BufReader::new(stream.try_clone().ok()?);
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 || line == "\r\n" {
+            break;
+        }
+        head.push_str(line.trim_end());
+        head.push('\n');
+    }
+    let len = head
+        .lines()
+        .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().ok()))
+        .flatten()
+        .unwrap_or(0);
+    let mut body = vec![0; len];
+    reader.read_exact(&mut body).ok()?;
+    let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    Some(Hit { head, body: serde_json::from_slice(&body).unwrap_or(Value::Null) })
+}
+
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(20)))
+        .build()
+        .into()
+}
+
+fn creds() -> Credentials {
+    Credentials::new(ACCESS_KEY, SECRET_KEY)
+}
+
+/// PUTs `body` to a presigned URL; returns status and the unquoted ETag.
+fn put(url: &str, body: &[u8]) -> (u16, String) {
+    let resp = agent().put(url).send(body).expect("PUT");
+    let etag = resp.headers().get("etag").and_then(|v| v.to_str().ok()).unwrap_or("");
+    (resp.status().as_u16(), etag.trim_matches('"').to_owned())
+}
+
+/// GETs a URL; returns status and body.
+fn get(url: &str) -> (u16, Vec<u8>) {
+    let mut resp = agent().get(url).call().expect("GET");
+    let body = resp.body_mut().with_config().limit(64 << 20).read_to_vec().expect("GET body");
+    (resp.status().as_u16(), body)
+}
+
+fn put_object(store: &Store, key: &str, body: &[u8]) -> String {
+    let url = store.bucket.put_object(Some(&creds()), key).sign(HOUR);
+    let (status, etag) = put(url.as_str(), body);
+    assert_eq!(status, 200, "PUT {key}");
+    etag
+}
+
+#[test]
+fn signed_and_anonymous_access_and_put_notifications() {
+    let hook = Webhook::start();
+    let store = start_store(&["--notify-url", &hook.url, "--notify-token", TOKEN, "--notify-prefix", "originals/"]);
+    let variant = b"RIFF....WEBPVP8 fake variant".to_vec();
+    let original = b"\xFF\xD8\xFF fake jpeg bytes".to_vec();
+
+    put_object(&store, "variants/x/webp.webp", &variant);
+    let etag = put_object(&store, "originals/a b.jpg", &original);
+
+    let signed = |key: &str| store.bucket.get_object(Some(&creds()), key).sign(HOUR);
+    assert_eq!(get(signed("variants/x/webp.webp").as_str()), (200, variant.clone()));
+    assert_eq!(get(signed("originals/a b.jpg").as_str()), (200, original.clone()));
+
+    // Anonymous: public prefix readable (GET and HEAD), everything else 403.
+    let anon = |key: &str| store.bucket.object_url(key);
+    assert_eq!(get(anon("variants/x/webp.webp").as_str()), (200, variant.clone()));
+    let head = agent().head(anon("variants/x/webp.webp").as_str()).call().unwrap();
+    assert_eq!(head.status().as_u16(), 200);
+    let (status, body) = get(anon("originals/a b.jpg").as_str());
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("<Code>AccessDenied</Code>"));
+    assert_eq!(put(anon("variants/y.webp").as_str(), b"x").0, 403, "anonymous PUT");
+    assert_eq!(get(store.bucket.base_url().as_str()).0, 403, "anonymous list");
+
+    // Wrong secret: signature mismatch, 403 with an S3 XML error.
+    let bad = Credentials::new(ACCESS_KEY, "wrong-secret");
+    let url = store.bucket.put_object(Some(&bad), "originals/evil.jpg").sign(HOUR);
+    assert_eq!(put(url.as_str(), b"evil").0, 403);
+    let (status, body) = get(store.bucket.get_object(Some(&bad), "originals/a b.jpg").sign(HOUR).as_str());
+    assert_eq!(status, 403);
+    assert!(String::from_utf8_lossy(&body).contains("<Error>"));
+
+    let i = hook.wait_for(|h| h.event_name() == "ObjectCreated:Put" && h.key() == "originals/a+b.jpg");
+    let seen = hook.seen.borrow();
+    let hit = &seen[i];
+    let rec = hit.record();
+    assert_eq!(rec["eventSource"], "aws:s3");
+    assert_eq!(rec["awsRegion"], "us-east-1");
+    assert_eq!(rec["s3"]["bucket"]["name"], "kiln");
+    assert_eq!(rec["s3"]["bucket"]["arn"], "arn:aws:s3:::kiln");
+    assert_eq!(rec["s3"]["object"]["size"], original.len());
+    assert_eq!(rec["s3"]["object"]["eTag"], etag.as_str());
+    assert!(hit.has_header(&format!("authorization: Bearer {TOKEN}")), "{}", hit.head);
+    assert!(hit.has_header("content-type: application/json"), "{}", hit.head);
+    // The variant was PUT first but is outside --notify-prefix: never queued.
+    assert!(seen.iter().all(|h| !h.key().starts_with("variants/")), "{seen:#?}");
+}
+
+#[test]
+fn multipart_upload_reads_back_whole_and_notifies() {
+    let hook = Webhook::start();
+    let store = start_store(&["--notify-url", &hook.url, "--notify-token", TOKEN]);
+    let key = "originals/big photo.bin";
+    let part1: Vec<u8> = (0..5 * 1024 * 1024).map(|i: u32| (i % 251) as u8).collect();
+    let part2 = b"the tail of the object".repeat(100);
+    let creds = creds();
+
+    let create = CreateMultipartUpload::new(&store.bucket, Some(&creds), key);
+    let mut resp = agent().post(create.sign(HOUR).as_str()).send_empty().unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let created = CreateMultipartUpload::parse_response(&resp.body_mut().read_to_string().unwrap()).unwrap();
+    let upload_id = created.upload_id();
+
+    let mut etags = Vec::new();
+    for (n, part) in [(1, &part1), (2, &part2)] {
+        let url = UploadPart::new(&store.bucket, Some(&creds), key, n, upload_id).sign(HOUR);
+        let (status, etag) = put(url.as_str(), part);
+        assert_eq!(status, 200, "part {n}");
+        etags.push(etag);
+    }
+
+    let complete =
+        CompleteMultipartUpload::new(&store.bucket, Some(&creds), key, upload_id, etags.iter().map(String::as_str));
+    let url = complete.sign(HOUR);
+    let mut resp = agent().post(url.as_str()).send(complete.body()).unwrap();
+    let body = resp.body_mut().read_to_string().unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{body}");
+    let done = CompleteMultipartUploadResponse::parse(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let etag = done.etag().trim_matches('"').to_owned();
+    assert!(etag.ends_with("-2"), "{etag}");
+
+    let whole = [part1.as_slice(), part2.as_slice()].concat();
+    let (status, got) = get(store.bucket.get_object(Some(&creds), key).sign(HOUR).as_str());
+    assert_eq!(status, 200);
+    assert!(got == whole, "read back {} bytes, expected {}", got.len(), whole.len());
+
+    let i = hook.wait_for(|h| h.event_name() == "ObjectCreated:CompleteMultipartUpload");
+    let seen = hook.seen.borrow();
+    let object = &seen[i].record()["s3"]["object"];
+    assert_eq!(object["key"], "originals/big+photo.bin");
+    assert_eq!(object["size"], whole.len());
+    assert_eq!(object["eTag"], etag.as_str());
+    assert!(seen[i].has_header(&format!("authorization: Bearer {TOKEN}")));
+}
+
+#[test]
+fn dead_notify_url_does_not_break_puts() {
+    let dead_port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let dead_url = format!("http://127.0.0.1:{dead_port}/hooks/s3");
+    let store = start_store(&["--notify-url", &dead_url, "--notify-token", TOKEN]);
+    for n in 0..5 {
+        let key = format!("originals/{n}.jpg");
+        let started = Instant::now();
+        put_object(&store, &key, key.as_bytes());
+        assert!(started.elapsed() < Duration::from_secs(2), "PUT waited for the webhook");
+    }
+    let url = store.bucket.get_object(Some(&creds()), "originals/4.jpg").sign(HOUR);
+    assert_eq!(get(url.as_str()), (200, b"originals/4.jpg".to_vec()));
+}
