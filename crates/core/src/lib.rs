@@ -16,6 +16,7 @@ pub mod encode;
 pub mod error;
 pub mod estimate;
 pub mod image;
+pub mod keys;
 pub mod limits;
 pub mod orient;
 pub mod pipeline;

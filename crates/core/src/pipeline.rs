@@ -65,21 +65,34 @@ pub fn plan(bytes: &[u8], options: &ConvertOptions, encoder: &dyn Encoder) -> Re
         )));
     }
     let target = fit_within(info.width, info.height, options.max_long_side);
-    let jpeg_scale = match info.format {
-        crate::InputFormat::Jpeg => jpeg_shrink_factor((info.width, info.height), target),
-        _ => 1,
-    };
-    let decoded = (info.width.div_ceil(jpeg_scale), info.height.div_ceil(jpeg_scale));
     let channels = if info.has_alpha && encoder.keeps_alpha() { 4 } else { 3 };
-    let plan = Plan {
+    let plan_for = |jpeg_scale: u32| Plan {
         input_bytes: bytes.len() as u64,
         jpeg_scale,
-        decoded,
+        decoded: (info.width.div_ceil(jpeg_scale), info.height.div_ceil(jpeg_scale)),
         target,
         channels,
         encoder_bytes: encoder.working_bytes(target.0, target.1, channels),
     };
-    let memory = estimate(&info, &plan);
+    // Shrink-on-load candidates, best quality first (see jpeg_shrink_factor).
+    let scales = match info.format {
+        crate::InputFormat::Jpeg => {
+            let src = (info.width, info.height);
+            vec![jpeg_shrink_factor(src, target, 2), jpeg_shrink_factor(src, target, 1)]
+        }
+        _ => vec![1],
+    };
+    let mut candidates = scales.into_iter().map(|s| {
+        let plan = plan_for(s);
+        (plan, estimate(&info, &plan))
+    });
+    let (mut plan, mut memory) = candidates.next().expect("one candidate");
+    for (p, m) in candidates {
+        if memory.peak() <= limits.max_memory_bytes {
+            break;
+        }
+        (plan, memory) = (p, m);
+    }
     if memory.peak() > limits.max_memory_bytes {
         return Err(KilnError::TooLarge(format!(
             "{}x{} {:?}{} needs an estimated {} MiB to convert (decode {} MiB, resize {} MiB, encode {} MiB), the limit is {} MiB",

@@ -19,12 +19,14 @@ pub fn fit_within(w: u32, h: u32, max_long_side: u32) -> (u32, u32) {
 }
 
 /// The largest JPEG DCT scaling denominator (8, 4 or 2) that still leaves at
-/// least twice the target size in both dimensions, so the final resize has
-/// real pixels to filter; 1 when no shrink-on-load applies.
-pub fn jpeg_shrink_factor(src: (u32, u32), target: (u32, u32)) -> u32 {
+/// least `margin` times the target size in both dimensions; 1 when no
+/// shrink-on-load applies. kiln prefers a margin of 2 (the final Lanczos
+/// resize then has real pixels to filter) and falls back to 1 (what libvips
+/// does) when the margin-2 decode would not fit the memory limit.
+pub fn jpeg_shrink_factor(src: (u32, u32), target: (u32, u32), margin: u32) -> u32 {
     [8, 4, 2]
         .into_iter()
-        .find(|&d| src.0.div_ceil(d) >= 2 * target.0 && src.1.div_ceil(d) >= 2 * target.1)
+        .find(|&d| src.0.div_ceil(d) >= margin * target.0 && src.1.div_ceil(d) >= margin * target.1)
         .unwrap_or(1)
 }
 
@@ -64,11 +66,14 @@ mod tests {
 
     #[test]
     fn shrink_factor_keeps_twice_the_target() {
-        assert_eq!(jpeg_shrink_factor((4000, 3000), (2048, 1536)), 1);
-        assert_eq!(jpeg_shrink_factor((8660, 5773), (2048, 1365)), 2);
-        assert_eq!(jpeg_shrink_factor((4000, 3000), (256, 192)), 4);
-        assert_eq!(jpeg_shrink_factor((20000, 15000), (256, 192)), 8);
-        assert_eq!(jpeg_shrink_factor((800, 600), (800, 600)), 1);
+        assert_eq!(jpeg_shrink_factor((4000, 3000), (2048, 1536), 2), 1);
+        assert_eq!(jpeg_shrink_factor((8660, 5773), (2048, 1365), 2), 2);
+        assert_eq!(jpeg_shrink_factor((4000, 3000), (256, 192), 2), 4);
+        assert_eq!(jpeg_shrink_factor((20000, 15000), (256, 192), 2), 8);
+        assert_eq!(jpeg_shrink_factor((800, 600), (800, 600), 2), 1);
+        // Margin 1: the decoded image only has to cover the target.
+        assert_eq!(jpeg_shrink_factor((4958, 6198), (1638, 2048), 2), 1);
+        assert_eq!(jpeg_shrink_factor((4958, 6198), (1638, 2048), 1), 2);
     }
 
     #[test]

@@ -1,0 +1,34 @@
+//! Reads a body stream into one buffer without ever exceeding a cap: a
+//! declared `Content-Length` over the cap is refused before reading, and
+//! the buffer is allocated once when the length is known.
+
+use crate::api::ApiError;
+use futures::{Stream, TryStreamExt};
+
+/// Collects `stream` into a Vec of at most `cap` bytes. `declared` is the
+/// Content-Length, if any. `what` names the body in error messages.
+pub async fn read_capped<S, E>(stream: S, declared: Option<u64>, cap: u64, what: &str) -> Result<Vec<u8>, ApiError>
+where
+    S: Stream<Item = Result<Vec<u8>, E>>,
+    E: std::fmt::Debug,
+{
+    let too_large = |n: u64| {
+        ApiError::new(413, "too_large", format!("{what} is {n} bytes or more, the limit is {cap} bytes"))
+    };
+    if let Some(n) = declared.filter(|&n| n > cap) {
+        return Err(too_large(n));
+    }
+    let mut buf = Vec::with_capacity(declared.unwrap_or(64 * 1024) as usize);
+    futures::pin_mut!(stream);
+    while let Some(chunk) = stream
+        .try_next()
+        .await
+        .map_err(|e| ApiError::new(400, "bad_body", format!("reading {what}: {e:?}")))?
+    {
+        if (buf.len() + chunk.len()) as u64 > cap {
+            return Err(too_large((buf.len() + chunk.len()) as u64));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}

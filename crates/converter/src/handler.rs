@@ -1,0 +1,132 @@
+//! The request handler every converter component runs: method and auth
+//! checks, parameters, then direct mode (image in, image out) or storage
+//! mode (`{"key"}` in, variant written to the bucket, JSON out).
+
+use crate::api::{authorize, header, server_timing, ApiError};
+use crate::body::read_capped;
+use crate::config::{var_num, Config};
+use crate::params::{self, Params};
+use crate::storage::Storage;
+use kiln_core::encode::Encoder;
+use kiln_core::keys::{validate_source_key, variant_key};
+use kiln_core::{convert, ConvertOptions, Converted};
+use spin_sdk::http::{IncomingRequest, Method, Response};
+use std::time::{Duration, Instant};
+
+/// Largest JSON body accepted in storage mode.
+const MAX_JSON_BYTES: u64 = 64 * 1024;
+
+/// What distinguishes one converter component from another.
+pub struct Converter {
+    /// Spin variable with the default (and maximum) long side of the output.
+    pub max_side_variable: &'static str,
+    /// Builds the encoder, from the request's quality or the configured default.
+    pub build_encoder: fn(&Params) -> Result<Box<dyn Encoder>, ApiError>,
+}
+
+/// Handles one request; every failure becomes a JSON error response.
+pub async fn serve(req: IncomingRequest, converter: &Converter) -> Response {
+    let started = Instant::now();
+    let response = match handle(req, converter, started).await {
+        Ok(response) => response,
+        Err(e) => {
+            eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
+            e.into_response()
+        }
+    };
+    response
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct StorageJob {
+    key: String,
+}
+
+async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
+    if req.method() != Method::Post {
+        return Err(ApiError::new(405, "method_not_allowed", "use POST with an image body or {\"key\": \"...\"}"));
+    }
+    let config = Config::load()?;
+    authorize(&req, &config.auth_token)?;
+    let max_side: u32 = var_num(converter.max_side_variable)?;
+    let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
+    let encoder = (converter.build_encoder)(&params)?;
+    let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits };
+    let content_type = header(&req, "content-type").unwrap_or_default();
+    let declared = header(&req, "content-length").and_then(|v| v.trim().parse().ok());
+
+    if content_type.trim().to_ascii_lowercase().starts_with("application/json") {
+        let body = read_capped(req.into_body_stream(), declared, MAX_JSON_BYTES, "JSON body").await?;
+        let job: StorageJob = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(format!("expected {{\"key\": \"<object key>\"}}: {e}")))?;
+        storage_mode(job, &config, &options, encoder.as_ref(), started).await
+    } else {
+        let body = read_capped(req.into_body_stream(), declared, config.limits.max_input_bytes, "image body").await?;
+        direct_mode(body, &options, encoder.as_ref(), started)
+    }
+}
+
+fn direct_mode(body: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, started: Instant) -> Result<Response, ApiError> {
+    let converted = convert(body, options, encoder)?;
+    let timing = timings(&converted, None, None, started.elapsed());
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", converted.format.mime_type)
+        .header("server-timing", timing)
+        .header("x-kiln-width", converted.width.to_string())
+        .header("x-kiln-height", converted.height.to_string())
+        .body(converted.bytes)
+        .build())
+}
+
+async fn storage_mode(
+    job: StorageJob,
+    config: &Config,
+    options: &ConvertOptions,
+    encoder: &dyn Encoder,
+    started: Instant,
+) -> Result<Response, ApiError> {
+    validate_source_key(&job.key)?;
+    let storage = Storage::new(&config.s3)?;
+    let fetch_started = Instant::now();
+    let original = storage.get(&job.key, config.limits.max_input_bytes).await?;
+    let fetch = fetch_started.elapsed();
+
+    let converted = convert(original, options, encoder)?;
+    let format = converted.format;
+    let key = variant_key(&job.key, format.name, format.extension);
+    let store_started = Instant::now();
+    storage.put(&key, &converted.bytes, format.mime_type).await?;
+    let store = store_started.elapsed();
+
+    let body = serde_json::json!({
+        "format": format.name,
+        "key": key,
+        "url": storage.public_url(&key),
+        "mime_type": format.mime_type,
+        "size": converted.bytes.len(),
+        "width": converted.width,
+        "height": converted.height,
+    });
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .header("server-timing", timings(&converted, Some(fetch), Some(store), started.elapsed()))
+        .body(body.to_string())
+        .build())
+}
+
+fn timings(c: &Converted, fetch: Option<Duration>, store: Option<Duration>, total: Duration) -> String {
+    let t = &c.timings;
+    let mut stages = Vec::with_capacity(7);
+    if let Some(fetch) = fetch {
+        stages.push(("fetch", fetch));
+    }
+    stages.extend([("probe", t.probe), ("decode", t.decode), ("resize", t.resize), ("encode", t.encode)]);
+    if let Some(store) = store {
+        stages.push(("store", store));
+    }
+    stages.push(("total", total));
+    server_timing(&stages)
+}

@@ -1,0 +1,40 @@
+//! Query parameters of a conversion request: `width` (max long side of the
+//! output, never above the configured maximum) and `quality` (1..=100).
+
+use crate::api::ApiError;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Params {
+    pub width: Option<u32>,
+    pub quality: Option<f32>,
+}
+
+/// Parses the query string of `path_with_query`.
+pub fn parse(path_with_query: &str, max_width: u32) -> Result<Params, ApiError> {
+    let mut params = Params::default();
+    let query = path_with_query.split_once('?').map_or("", |(_, q)| q);
+    for (key, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        match key.as_ref() {
+            "width" => {
+                let w: u32 = value
+                    .parse()
+                    .map_err(|_| ApiError::bad_request(format!("width must be a whole number, got {value:?}")))?;
+                if w == 0 || w > max_width {
+                    return Err(ApiError::bad_request(format!("width must be between 1 and {max_width}, got {w}")));
+                }
+                params.width = Some(w);
+            }
+            "quality" => {
+                let q: f32 = value
+                    .parse()
+                    .map_err(|_| ApiError::bad_request(format!("quality must be a number, got {value:?}")))?;
+                if !(1.0..=100.0).contains(&q) {
+                    return Err(ApiError::bad_request(format!("quality must be between 1 and 100, got {q}")));
+                }
+                params.quality = Some(q);
+            }
+            other => return Err(ApiError::bad_request(format!("unknown query parameter {other:?} (known: width, quality)"))),
+        }
+    }
+    Ok(params)
+}

@@ -1,0 +1,152 @@
+//! S3-compatible object storage over Spin outbound HTTP. Requests are
+//! presigned (SigV4, query-string auth) by `rusty-s3`, so any S3 server
+//! works: the local kiln-store, MinIO, Garage, AWS S3, Tigris, R2.
+//!
+//! Transport errors, 5xx and 429 are retried with exponential backoff;
+//! other 4xx fail at once; both end as a 502 with the storage's answer.
+
+use crate::api::ApiError;
+use crate::body::read_capped;
+use crate::config::S3Config;
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use spin_sdk::http::{IncomingResponse, Method, Request, Response};
+use std::time::Duration;
+
+/// How long a presigned URL stays valid.
+const SIGNATURE_TTL: Duration = Duration::from_secs(300);
+/// First retry delay; each further retry waits four times longer.
+const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+
+pub struct Storage {
+    bucket: Bucket,
+    credentials: Credentials,
+    public_base_url: String,
+    attempts: u32,
+}
+
+/// One attempt's outcome when it did not succeed.
+enum Failure {
+    Retry(String),
+    Fatal(ApiError),
+}
+
+impl Storage {
+    pub fn new(cfg: &S3Config) -> Result<Storage, ApiError> {
+        let misconfigured = |why: String| ApiError::new(500, "misconfigured", why);
+        let endpoint = url::Url::parse(&cfg.endpoint).map_err(|e| misconfigured(format!("s3_endpoint {:?}: {e}", cfg.endpoint)))?;
+        let bucket = Bucket::new(endpoint, UrlStyle::Path, cfg.bucket.clone(), cfg.region.clone())
+            .map_err(|e| misconfigured(format!("s3 bucket {:?}: {e}", cfg.bucket)))?;
+        Ok(Storage {
+            bucket,
+            credentials: Credentials::new(cfg.access_key.clone(), cfg.secret_key.clone()),
+            public_base_url: cfg.public_base_url.clone(),
+            attempts: cfg.attempts,
+        })
+    }
+
+    /// The public URL of `key` (each path segment percent-encoded).
+    pub fn public_url(&self, key: &str) -> String {
+        const SEGMENT: &percent_encoding::AsciiSet =
+            &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+        let path: Vec<String> = key.split('/').map(|s| percent_encoding::utf8_percent_encode(s, SEGMENT).to_string()).collect();
+        format!("{}/{}", self.public_base_url, path.join("/"))
+    }
+
+    /// GETs `key`, refusing objects larger than `cap` bytes (413).
+    pub async fn get(&self, key: &str, cap: u64) -> Result<Vec<u8>, ApiError> {
+        let what = format!("GET {key}");
+        self.with_retries(&what, || async {
+            let url = self.bucket.get_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+            let request = Request::builder().method(Method::Get).uri(url.as_str()).build();
+            let response: IncomingResponse =
+                spin_sdk::http::send(request).await.map_err(|e| Failure::Retry(format!("{e}")))?;
+            let status = response.status();
+            if status == 404 {
+                return Err(Failure::Fatal(ApiError::new(404, "not_found", format!("no object {key:?} in the bucket"))));
+            }
+            if status != 200 {
+                let body = read_capped(response.take_body_stream(), None, 4096, "storage error").await.unwrap_or_default();
+                return Err(classify(status, &String::from_utf8_lossy(&body)));
+            }
+            let declared = response
+                .headers()
+                .get(&"content-length".to_string())
+                .first()
+                .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
+            let body = read_capped(response.take_body_stream(), declared, cap, &format!("object {key:?}"))
+                .await
+                .map_err(|e| if e.status == 413 { Failure::Fatal(e) } else { Failure::Retry(e.detail) })?;
+            Ok(body)
+        })
+        .await
+    }
+
+    /// PUTs `bytes` at `key` with `content_type`.
+    pub async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), ApiError> {
+        let what = format!("PUT {key}");
+        self.with_retries(&what, || async {
+            let url = self.bucket.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+            let request = Request::builder()
+                .method(Method::Put)
+                .uri(url.as_str())
+                .header("content-type", content_type)
+                .body(bytes.to_vec())
+                .build();
+            let response: Response = spin_sdk::http::send(request).await.map_err(|e| Failure::Retry(format!("{e}")))?;
+            match *response.status() {
+                200 | 204 => Ok(()),
+                status => Err(classify(status, &String::from_utf8_lossy(response.body()))),
+            }
+        })
+        .await
+    }
+
+    async fn with_retries<T, F, Fut>(&self, what: &str, mut attempt: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, Failure>>,
+    {
+        let mut delay = FIRST_BACKOFF;
+        let mut last = String::new();
+        for n in 1..=self.attempts {
+            match attempt().await {
+                Ok(value) => return Ok(value),
+                Err(Failure::Fatal(e)) => return Err(e),
+                Err(Failure::Retry(why)) => {
+                    eprintln!("storage: {what} attempt {n}/{} failed: {why}", self.attempts);
+                    last = why;
+                }
+            }
+            if n < self.attempts {
+                std::thread::sleep(delay);
+                delay *= 4;
+            }
+        }
+        Err(ApiError::storage(format!("{what} failed after {} attempts: {last}", self.attempts)))
+    }
+}
+
+/// Decides whether a non-success storage status is worth retrying.
+fn classify(status: u16, body: &str) -> Failure {
+    let message = s3_error_message(body);
+    if status >= 500 || status == 429 {
+        Failure::Retry(format!("storage answered {status}: {message}"))
+    } else {
+        Failure::Fatal(ApiError::storage(format!("storage refused the request with {status}: {message}")))
+    }
+}
+
+/// The `<Code>` and `<Message>` of an S3 XML error, or the body itself.
+fn s3_error_message(body: &str) -> String {
+    let tag = |name: &str| {
+        let open = format!("<{name}>");
+        let start = body.find(&open)? + open.len();
+        let end = body[start..].find("</")? + start;
+        Some(body[start..end].to_string())
+    };
+    match (tag("Code"), tag("Message")) {
+        (Some(code), Some(msg)) => format!("{code}: {msg}"),
+        (Some(code), None) => code,
+        _ => body.chars().take(200).collect(),
+    }
+}

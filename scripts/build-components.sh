@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds kiln's Spin components for wasm32-wasip2, one cargo invocation per
+# component so each .wasm links only its own encoder's features.
+# Usage: scripts/build-components.sh [webp|avif|jpeg|thumbnail]...  (default: all)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# libwebp is C: compile it with Debian's clang + wasi-libc through a sysroot
+# of symlinks (Debian splits wasi-libc over /usr/include and /usr/lib).
+sysroot="$PWD/target/wasi-sysroot"
+if [ ! -e "$sysroot/lib/wasm32-wasip2" ]; then
+  mkdir -p "$sysroot/include" "$sysroot/lib"
+  ln -sfn /usr/include/wasm32-wasi "$sysroot/include/wasm32-wasip2"
+  ln -sfn /usr/lib/wasm32-wasi "$sysroot/lib/wasm32-wasip2"
+fi
+export CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19
+export CFLAGS_wasm32_wasip2="--target=wasm32-wasip2 --sysroot=$sysroot -msimd128"
+export WASI_SYSROOT="$sysroot"
+
+components=("$@")
+[ ${#components[@]} -gt 0 ] || components=(webp avif jpeg thumbnail)
+for c in "${components[@]}"; do
+  case "$c" in
+    thumbnail) pkg=kiln-thumbnail ;;
+    webp|avif|jpeg) pkg="kiln-convert-$c" ;;
+    *) echo "unknown component: $c" >&2; exit 2 ;;
+  esac
+  echo "==> building $pkg (wasm32-wasip2, release)"
+  cargo build --release --locked --target wasm32-wasip2 -p "$pkg"
+done
+ls -l target/wasm32-wasip2/release/*.wasm

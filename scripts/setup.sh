@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Installs what kiln's build and tests need, if missing: the wasm32-wasip2
+# Rust target, and Debian's clang-19 + wasi-libc for libwebp's C code.
+# Idempotent; needs root (or sudo) only when something must be installed.
+set -euo pipefail
+
+log() { printf '==> %s\n' "$*" >&2; }
+
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
+  log "adding Rust target wasm32-wasip2"
+  rustup target add wasm32-wasip2
+fi
+
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  log "installing Debian packages: ${missing[*]}"
+  sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# `make up`: installs what is missing, builds the components and the local
+# object store, starts the store and `spin up`, prints URLs and the token.
+# Environment: KILN_PORT (3000), KILN_S3_PORT (9000), KILN_TOKEN (a random
+# dev token kept in .kiln/dev-token), KILN_HOST (127.0.0.1).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+host="${KILN_HOST:-127.0.0.1}"
+port="${KILN_PORT:-3000}"
+s3_port="${KILN_S3_PORT:-9000}"
+mkdir -p .kiln/store
+if [ -z "${KILN_TOKEN:-}" ]; then
+  [ -s .kiln/dev-token ] || head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' > .kiln/dev-token
+  KILN_TOKEN="$(cat .kiln/dev-token)"
+fi
+access_key="${KILN_S3_ACCESS_KEY:-kiln}"
+secret_key="${KILN_S3_SECRET_KEY:-kiln-dev-secret}"
+bucket=kiln
+
+scripts/setup.sh
+scripts/build-components.sh >/dev/null
+cargo build --release --locked -q -p kiln-store
+spin="$(scripts/spin-path.sh)"
+
+./target/release/kiln-store --host "$host" --port "$s3_port" --root .kiln/store \
+  --access-key "$access_key" --secret-key "$secret_key" --bucket "$bucket" &
+store_pid=$!
+trap 'kill $store_pid 2>/dev/null || true' EXIT INT TERM
+for _ in $(seq 50); do
+  (exec 3<>"/dev/tcp/$host/$s3_port") 2>/dev/null && break
+  sleep 0.1
+done
+
+cat <<INFO
+
+kiln is starting.
+  API            http://$host:$port
+    POST /v1/convert/webp   POST /v1/convert/avif
+    POST /v1/convert/jpeg   POST /v1/thumbnail
+  dev token      $KILN_TOKEN
+  object store   http://$host:$s3_port  bucket '$bucket'
+                 access key '$access_key'  secret key '$secret_key'
+                 files in $(pwd)/.kiln/store/$bucket
+  variants       http://$host:$s3_port/$bucket/variants/... (public GET)
+
+try:
+  curl -sS -H "Authorization: Bearer $KILN_TOKEN" --data-binary @photo.jpg \\
+       http://$host:$port/v1/convert/webp -o photo.webp
+
+INFO
+
+export SPIN_VARIABLE_AUTH_TOKEN="$KILN_TOKEN"
+export SPIN_VARIABLE_S3_ENDPOINT="http://$host:$s3_port"
+export SPIN_VARIABLE_S3_ACCESS_KEY="$access_key"
+export SPIN_VARIABLE_S3_SECRET_KEY="$secret_key"
+export SPIN_VARIABLE_S3_BUCKET="$bucket"
+export SPIN_VARIABLE_PUBLIC_BASE_URL="http://$host:$s3_port/$bucket"
+"$spin" up --from spin.toml --listen "$host:$port" --max-instance-memory 134217728
