@@ -1,0 +1,189 @@
+//! Harness for kiln's end-to-end tests and benchmarks: starts the real
+//! local object store (`kiln-store`) and a real `spin up` of spin.toml with
+//! the built `.wasm` components on free loopback ports, with the memory
+//! limit of hosted Spin, and gives clients for both. Processes are killed
+//! when the [`Stack`] is dropped.
+
+pub mod images;
+pub mod process;
+
+use process::{free_port, wait_for_http, Guard};
+use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+/// Hosted Spin's per-instance memory: every e2e run uses it.
+pub const MAX_INSTANCE_MEMORY: u64 = 128 * 1024 * 1024;
+pub const BUCKET: &str = "kiln";
+const ACCESS_KEY: &str = "kiln-e2e";
+const SECRET_KEY: &str = "kiln-e2e-secret";
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The shared corpus: `$KILN_CORPUS`, else `../shared/corpus`.
+pub fn corpus() -> PathBuf {
+    std::env::var_os("KILN_CORPUS").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/corpus"))
+}
+
+/// A running store + Spin app.
+pub struct Stack {
+    pub api: String,
+    pub s3: String,
+    pub token: String,
+    pub dir: PathBuf,
+    agent: ureq::Agent,
+    _spin: Guard,
+    _store: Guard,
+}
+
+/// An HTTP answer, whatever its status.
+pub struct Reply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("status {}: body is not JSON ({e}): {}", self.status, String::from_utf8_lossy(&self.body)))
+    }
+}
+
+impl Stack {
+    /// Starts kiln-store and `spin up` with fresh state in a temp folder.
+    pub fn start(name: &str) -> Stack {
+        Self::start_with(name, &[])
+    }
+
+    /// Like [`Stack::start`], with extra environment for `spin up`
+    /// (e.g. `SPIN_VARIABLE_...` overrides).
+    pub fn start_with(name: &str, spin_env: &[(&str, &str)]) -> Stack {
+        let root = repo_root();
+        let dir = std::env::temp_dir().join(format!("kiln-e2e-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (store, s3) = start_store(&root, &dir);
+        let port = free_port();
+        let api = format!("http://127.0.0.1:{port}");
+        let token = format!("e2e-token-{}", std::process::id());
+        let log = std::fs::File::create(dir.join("spin.log")).unwrap();
+        let mut cmd = Command::new(spin_binary(&root));
+        cmd.args(["up", "--from"])
+            .arg(root.join("spin.toml"))
+            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .arg("--state-dir")
+            .arg(dir.join("spin-state"))
+            .args(["--max-instance-memory", &MAX_INSTANCE_MEMORY.to_string()])
+            .env("SPIN_VARIABLE_AUTH_TOKEN", &token)
+            .env("SPIN_VARIABLE_S3_ENDPOINT", &s3)
+            .env("SPIN_VARIABLE_S3_ACCESS_KEY", ACCESS_KEY)
+            .env("SPIN_VARIABLE_S3_SECRET_KEY", SECRET_KEY)
+            .env("SPIN_VARIABLE_S3_BUCKET", BUCKET)
+            .env("SPIN_VARIABLE_PUBLIC_BASE_URL", format!("{s3}/{BUCKET}"))
+            .stdout(Stdio::from(log.try_clone().unwrap()))
+            .stderr(Stdio::from(log));
+        for (k, v) in spin_env {
+            cmd.env(k, v);
+        }
+        let spin = Guard::spawn(cmd, dir.join("spin.log"));
+        wait_for_http(&format!("{api}/"), Duration::from_secs(180), &spin);
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Stack { api, s3, token, dir, agent, _spin: spin, _store: store }
+    }
+
+    /// POSTs `body` to `path` with the bearer `token` (None = no header).
+    pub fn post(&self, path: &str, content_type: &str, body: &[u8], token: Option<&str>) -> Reply {
+        let mut req = self.agent.post(format!("{}{path}", self.api)).header("content-type", content_type);
+        if let Some(token) = token {
+            req = req.header("authorization", format!("Bearer {token}"));
+        }
+        into_reply(req.send(body).expect("request to spin failed"))
+    }
+
+    /// POSTs image bytes with the right token.
+    pub fn convert(&self, path: &str, image: &[u8]) -> Reply {
+        self.post(path, "application/octet-stream", image, Some(&self.token))
+    }
+
+    /// POSTs `{"key": key}` with the right token.
+    pub fn convert_key(&self, path: &str, key: &str) -> Reply {
+        let body = serde_json::json!({ "key": key }).to_string();
+        self.post(path, "application/json", body.as_bytes(), Some(&self.token))
+    }
+
+    /// An anonymous GET (e.g. of a public variant URL).
+    pub fn get_url(&self, url: &str) -> Reply {
+        into_reply(self.agent.get(url).call().expect("GET failed"))
+    }
+
+    fn bucket(&self) -> (Bucket, Credentials) {
+        let bucket = Bucket::new(self.s3.parse().unwrap(), UrlStyle::Path, BUCKET, "us-east-1").unwrap();
+        (bucket, Credentials::new(ACCESS_KEY, SECRET_KEY))
+    }
+
+    /// PUTs an object with the store's credentials (as any S3 client would).
+    pub fn put_object(&self, key: &str, bytes: &[u8]) {
+        let (bucket, creds) = self.bucket();
+        let url = bucket.put_object(Some(&creds), key).sign(Duration::from_secs(60));
+        let reply = into_reply(self.agent.put(url.as_str()).send(bytes).unwrap());
+        assert_eq!(reply.status, 200, "PUT {key}: {}", String::from_utf8_lossy(&reply.body));
+    }
+
+    /// GETs an object with the store's credentials.
+    pub fn get_object(&self, key: &str) -> Reply {
+        let (bucket, creds) = self.bucket();
+        let url = bucket.get_object(Some(&creds), key).sign(Duration::from_secs(60));
+        self.get_url(url.as_str())
+    }
+}
+
+fn into_reply(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = resp.status().as_u16();
+    let headers = resp
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or_default().to_string()))
+        .collect();
+    let body = resp.body_mut().with_config().limit(256 << 20).read_to_vec().unwrap_or_default();
+    Reply { status, headers, body }
+}
+
+fn start_store(root: &Path, dir: &Path) -> (Guard, String) {
+    let bin = ["release", "debug"]
+        .iter()
+        .map(|p| root.join("target").join(p).join("kiln-store"))
+        .filter(|p| p.exists())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
+        .or_else(|| std::env::var_os("KILN_STORE_BIN").map(PathBuf::from))
+        .expect("kiln-store binary not found: run `cargo build -p kiln-store` (make test does)");
+    let log_path = dir.join("store.log");
+    let mut cmd = Command::new(bin);
+    cmd.args(["--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--bucket", BUCKET])
+        .arg("--root")
+        .arg(dir.join("store"));
+    let (guard, url) = Guard::spawn_reading_url(cmd, log_path, "kiln-store listening on ");
+    (guard, url)
+}
+
+/// `spin` from PATH, else `../shared/bin/spin`.
+pub fn spin_binary(root: &Path) -> PathBuf {
+    let on_path = std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .map(|d| d.join("spin"))
+        .find(|p| p.is_file());
+    on_path.unwrap_or_else(|| {
+        let shared = root.join("../shared/bin/spin");
+        assert!(shared.exists(), "spin not found on PATH nor at {}", shared.display());
+        shared
+    })
+}

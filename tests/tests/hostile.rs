@@ -1,0 +1,99 @@
+//! End to end: bad input, bad credentials and bad requests get the
+//! documented status and JSON error, and the server keeps serving.
+
+use kiln_e2e::{corpus, Stack};
+use std::sync::OnceLock;
+
+fn stack() -> &'static Stack {
+    static STACK: OnceLock<Stack> = OnceLock::new();
+    STACK.get_or_init(|| Stack::start("hostile"))
+}
+
+const ROUTES: &[&str] = &["/v1/convert/webp", "/v1/convert/avif", "/v1/convert/jpeg", "/v1/thumbnail"];
+
+fn hostile(name: &str) -> Vec<u8> {
+    std::fs::read(corpus().join("hostile").join(name)).unwrap()
+}
+
+fn assert_error(reply: &kiln_e2e::Reply, status: u16, code: &str, what: &str) {
+    assert_eq!(reply.status, status, "{what}: {}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.header("content-type"), Some("application/json"), "{what}");
+    let json = reply.json();
+    assert_eq!(json["error"], code, "{what}: {json}");
+    assert!(json["detail"].as_str().is_some_and(|d| !d.is_empty()), "{what}: no detail");
+}
+
+/// A real conversion still works (the server survived what came before).
+fn assert_still_serving(s: &Stack, route: &str) {
+    let photo = std::fs::read(corpus().join("features/gray.jpg")).unwrap();
+    assert_eq!(s.convert(route, &photo).status, 200, "{route} stopped serving");
+}
+
+#[test]
+fn hostile_files_are_refused_with_the_documented_status() {
+    let s = stack();
+    let cases: &[(&str, u16, &str)] = &[
+        ("truncated.jpg", 422, "corrupt_image"),
+        ("random.bin", 415, "unsupported_media_type"),
+        ("empty.jpg", 415, "unsupported_media_type"),
+        ("not-an-image.jpg", 415, "unsupported_media_type"),
+        ("claims-100000x100000.png", 413, "too_large"),
+        ("bomb-30000x30000.png", 413, "too_large"),
+    ];
+    for route in ROUTES {
+        for &(file, status, code) in cases {
+            let reply = s.convert(route, &hostile(file));
+            assert_error(&reply, status, code, &format!("{file} -> {route}"));
+            if status == 413 {
+                let detail = reply.json()["detail"].as_str().unwrap().to_string();
+                assert!(detail.contains("pixels"), "{file}: 413 detail lacks the numbers: {detail}");
+            }
+        }
+        assert_still_serving(s, route);
+    }
+}
+
+#[test]
+fn credentials_are_required() {
+    let s = stack();
+    let photo = std::fs::read(corpus().join("features/gray.jpg")).unwrap();
+    for route in ROUTES {
+        assert_error(&s.post(route, "image/jpeg", &photo, None), 401, "unauthorized", "no token");
+        assert_error(&s.post(route, "image/jpeg", &photo, Some("wrong")), 401, "unauthorized", "wrong token");
+        let json_body = br#"{"key":"originals/x.jpg"}"#;
+        assert_error(&s.post(route, "application/json", json_body, Some("wrong")), 401, "unauthorized", "storage mode, wrong token");
+        assert_still_serving(s, route);
+    }
+}
+
+#[test]
+fn storage_mode_errors() {
+    let s = stack();
+    let route = "/v1/convert/jpeg";
+    assert_error(&s.convert_key(route, "originals/does-not-exist.jpg"), 404, "not_found", "missing key");
+    assert_error(&s.convert_key(route, "../etc/passwd"), 400, "bad_parameter", "dot-dot key");
+    assert_error(&s.convert_key(route, "variants/x/webp.webp"), 400, "bad_parameter", "variant as source");
+    assert_error(&s.post(route, "application/json", b"{not json", Some(&s.token)), 400, "bad_request", "bad JSON");
+    // A corrupt original in the bucket: 422, and no variant is written.
+    s.put_object("originals/broken.jpg", &hostile("truncated.jpg"));
+    assert_error(&s.convert_key(route, "originals/broken.jpg"), 422, "corrupt_image", "corrupt original");
+    assert_eq!(s.get_object("variants/broken/jpeg.jpg").status, 404);
+}
+
+#[test]
+fn storage_failure_is_a_502_after_retries() {
+    // Point the app at a port where nothing listens: every attempt fails.
+    let dead = format!("http://127.0.0.1:{}", kiln_e2e::process::free_port());
+    let s = Stack::start_with("dead-storage", &[("SPIN_VARIABLE_S3_ENDPOINT", &dead), ("SPIN_VARIABLE_STORAGE_ATTEMPTS", "3")]);
+    let reply = s.convert_key("/v1/convert/jpeg", "originals/any.jpg");
+    assert_error(&reply, 502, "storage_failed", "dead storage");
+    let detail = reply.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("after 3 attempts"), "{detail}");
+}
+
+#[test]
+fn wrong_method_is_405() {
+    let s = stack();
+    let reply = s.get_url(&format!("{}/v1/convert/webp", s.api));
+    assert_error(&reply, 405, "method_not_allowed", "GET");
+}
