@@ -1,0 +1,117 @@
+//! `make bench`: converts one image (default: the 12 MP corpus photo) with
+//! each kiln component under a real `spin up` (128 MiB instances, stage
+//! times from `Server-Timing`) and with the same core natively in this
+//! process, `--runs` times each, side by side; prints medians, min–max,
+//! the wasm/native ratio per stage and the output sizes as Markdown.
+
+use clap::Parser;
+use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::{convert, ConvertOptions, Limits};
+use kiln_e2e::{corpus, Stack};
+use std::path::PathBuf;
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Args {
+    /// Image to convert (default: the corpus' 12 MP photo).
+    #[arg(long)]
+    image: Option<PathBuf>,
+    /// Repetitions per component and path.
+    #[arg(long, default_value_t = 5)]
+    runs: usize,
+}
+
+const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
+
+/// The components with the settings spin.toml gives them by default.
+fn components() -> Vec<(&'static str, &'static str, u32, Box<dyn Encoder>)> {
+    vec![
+        ("webp", "/v1/convert/webp", 2048, Box::new(WebpEncoder::new(80.0).unwrap())),
+        ("avif", "/v1/convert/avif", 2048, Box::new(AvifEncoder::new(60.0, 10).unwrap())),
+        ("jpeg", "/v1/convert/jpeg", 2048, Box::new(JpegEncoder::new(82.0).unwrap())),
+        ("thumbnail", "/v1/thumbnail", 256, Box::new(PngEncoder)),
+    ]
+}
+
+/// Stage durations in ms, in STAGES order.
+type Sample = [f64; 4];
+
+fn parse_server_timing(header: &str) -> Sample {
+    let get = |name: &str| {
+        header
+            .split(", ")
+            .find_map(|part| part.strip_prefix(&format!("{name};dur=")))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("Server-Timing {header:?} lacks {name}"))
+    };
+    STAGES.map(get)
+}
+
+fn native_sample(input: &[u8], side: u32, encoder: &dyn Encoder) -> (Sample, usize) {
+    let started = Instant::now();
+    let options = ConvertOptions { max_long_side: side, limits: Limits::default() };
+    let out = convert(input.to_vec(), &options, encoder).expect("native conversion");
+    let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
+    let t = out.timings;
+    ([ms(t.decode), ms(t.resize), ms(t.encode), ms(started.elapsed())], out.bytes.len())
+}
+
+fn spin_sample(stack: &Stack, route: &str, input: &[u8]) -> (Sample, f64, usize) {
+    let started = Instant::now();
+    let reply = stack.convert(route, input);
+    let client_ms = started.elapsed().as_secs_f64() * 1000.0;
+    assert_eq!(reply.status, 200, "{route}: {}", String::from_utf8_lossy(&reply.body));
+    (parse_server_timing(reply.header("server-timing").unwrap()), client_ms, reply.body.len())
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
+}
+
+fn spread(v: &[f64]) -> String {
+    let (lo, hi) = v.iter().fold((f64::MAX, f64::MIN), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+    format!("{lo:.1}–{hi:.1}")
+}
+
+fn main() {
+    let args = Args::parse();
+    let path = args.image.unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
+    let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    eprintln!("starting kiln-store and spin up ...");
+    let stack = Stack::start("bench");
+
+    println!("## {} ({} bytes), {} runs each, medians (min–max) in ms\n", path.file_name().unwrap().to_string_lossy(), input.len(), args.runs);
+    println!("| component | stage | spin up (wasm) | native | wasm/native |");
+    println!("|---|---|---|---|---|");
+    let mut sizes = Vec::new();
+    for (name, route, side, encoder) in components() {
+        spin_sample(&stack, route, &input); // warm-up: module compile cache, page cache
+        let (mut wasm, mut native, mut client) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut wasm_size, mut native_size) = (0, 0);
+        // Interleave the two paths so machine noise hits both alike.
+        for _ in 0..args.runs {
+            let (w, c, size) = spin_sample(&stack, route, &input);
+            wasm.push(w);
+            client.push(c);
+            wasm_size = size;
+            let (n, size) = native_sample(&input, side, encoder.as_ref());
+            native.push(n);
+            native_size = size;
+        }
+        for (i, stage) in STAGES.iter().enumerate() {
+            let w: Vec<f64> = wasm.iter().map(|s| s[i]).collect();
+            let n: Vec<f64> = native.iter().map(|s| s[i]).collect();
+            let (wm, nm) = (median(w.clone()), median(n.clone()));
+            println!("| {name} | {stage} | {wm:.1} ({}) | {nm:.1} ({}) | {:.2}x |", spread(&w), spread(&n), wm / nm);
+        }
+        println!("| {name} | client round trip | {:.1} ({}) | | |", median(client.clone()), spread(&client));
+        sizes.push((name, wasm_size, native_size));
+    }
+    println!("\n| component | output bytes (spin) | output bytes (native) |");
+    println!("|---|---|---|");
+    for (name, w, n) in sizes {
+        println!("| {name} | {w} | {n} |");
+    }
+}

@@ -1,0 +1,55 @@
+//! End to end: the memory budget. A 50 MP baseline JPEG (imgproxy's default
+//! cap) converts in every component under `spin up --max-instance-memory
+//! 128 MiB`; a 50 MP progressive JPEG, whose coefficients alone exceed the
+//! budget, is refused with a 413 that says why — never an OOM trap.
+
+use kiln_core::image::{Image, PixelLayout};
+use kiln_core::probe::probe;
+use kiln_e2e::images::{fitted, verify};
+use kiln_e2e::{corpus, Stack};
+
+const W: u32 = 8660;
+const H: u32 = 5773; // 49.99 MP
+
+/// A 50 MP JPEG made from the 12 MP corpus photo, upscaled.
+fn fifty_megapixels(progressive: bool) -> Vec<u8> {
+    let src = std::fs::read(corpus().join("photos/path-4000x3000-12mp.jpg")).unwrap();
+    let info = probe(&src).unwrap();
+    let image = kiln_core::decode::decode(&src, &info, 1, u64::MAX).unwrap();
+    let big: Image = kiln_core::resize::resize(image, W, H).unwrap();
+    assert_eq!(big.layout, PixelLayout::Rgb8);
+    let mut out = Vec::new();
+    let mut encoder = jpeg_encoder::Encoder::new(&mut out, 85);
+    encoder.set_progressive(progressive);
+    encoder.set_sampling_factor(jpeg_encoder::SamplingFactor::F_2_2);
+    encoder.encode(&big.pixels, W as u16, H as u16, jpeg_encoder::ColorType::Rgb).unwrap();
+    out
+}
+
+#[test]
+fn fifty_megapixel_jpegs_fit_or_get_a_clear_413() {
+    let s = Stack::start("large");
+    let baseline = fifty_megapixels(false);
+    s.put_object("originals/large/baseline-50mp.jpg", &baseline);
+    for (route, mime, side) in [
+        ("/v1/convert/webp", "image/webp", 2048),
+        ("/v1/convert/avif", "image/avif", 2048),
+        ("/v1/convert/jpeg", "image/jpeg", 2048),
+        ("/v1/thumbnail", "image/png", 256),
+    ] {
+        let reply = s.convert_key(route, "originals/large/baseline-50mp.jpg");
+        assert_eq!(reply.status, 200, "50 MP -> {route}: {}", String::from_utf8_lossy(&reply.body));
+        let url = reply.json()["url"].as_str().unwrap().to_string();
+        assert_eq!(verify(&s.get_url(&url).body, mime).unwrap(), fitted(W, H, side), "{route}");
+    }
+
+    let progressive = fifty_megapixels(true);
+    s.put_object("originals/large/progressive-50mp.jpg", &progressive);
+    let reply = s.convert_key("/v1/convert/webp", "originals/large/progressive-50mp.jpg");
+    assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
+    let detail = reply.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("progressive") && detail.contains("MiB"), "{detail}");
+    // The instance was refused before allocating, so the server still serves.
+    let ok = s.convert_key("/v1/thumbnail", "originals/large/baseline-50mp.jpg");
+    assert_eq!(ok.status, 200);
+}
