@@ -5,7 +5,28 @@ use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, Once};
 use std::time::{Duration, Instant};
+
+/// Children still running. Stacks kept in `static`s are never dropped, so
+/// an `atexit` hook kills whatever is left when the test process exits.
+static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
+
+extern "C" fn kill_remaining_children() {
+    if let Ok(children) = CHILDREN.lock() {
+        for &pid in children.iter() {
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
+}
+
+fn track(child: &Child) {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| unsafe {
+        libc::atexit(kill_remaining_children);
+    });
+    CHILDREN.lock().unwrap().push(child.id());
+}
 
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
@@ -20,6 +41,7 @@ pub struct Guard {
 impl Guard {
     pub fn spawn(mut cmd: Command, log: PathBuf) -> Guard {
         let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        track(&child);
         Guard { child, log }
     }
 
@@ -28,6 +50,7 @@ impl Guard {
     pub fn spawn_reading_url(mut cmd: Command, log: PathBuf, prefix: &str) -> (Guard, String) {
         cmd.stdout(Stdio::piped()).stderr(Stdio::from(std::fs::File::create(log.with_extension("err")).unwrap()));
         let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        track(&child);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         let log_for_thread = log.clone();
@@ -63,6 +86,8 @@ impl Drop for Guard {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let id = self.child.id();
+        CHILDREN.lock().unwrap().retain(|&pid| pid != id);
     }
 }
 
