@@ -48,7 +48,7 @@ impl From<KilnError> for ApiError {
 
 /// First value of a request header, as a string.
 pub fn header(req: &IncomingRequest, name: &str) -> Option<String> {
-    req.headers().get(&name.to_string()).into_iter().next().and_then(|v| String::from_utf8(v).ok())
+    req.headers().get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok())
 }
 
 /// Checks `Authorization: Bearer <token>` against the configured token.

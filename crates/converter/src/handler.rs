@@ -27,14 +27,13 @@ pub struct Converter {
 /// Handles one request; every failure becomes a JSON error response.
 pub async fn serve(req: IncomingRequest, converter: &Converter) -> Response {
     let started = Instant::now();
-    let response = match handle(req, converter, started).await {
+    match handle(req, converter, started).await {
         Ok(response) => response,
         Err(e) => {
             eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
             e.into_response()
         }
-    };
-    response
+    }
 }
 
 #[derive(serde::Deserialize)]

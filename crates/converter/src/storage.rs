@@ -70,7 +70,7 @@ impl Storage {
             }
             let declared = response
                 .headers()
-                .get(&"content-length".to_string())
+                .get("content-length")
                 .first()
                 .and_then(|v| std::str::from_utf8(v).ok()?.parse().ok());
             let body = read_capped(response.take_body_stream(), declared, cap, &format!("object {key:?}"))

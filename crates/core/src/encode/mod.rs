@@ -47,8 +47,10 @@ pub fn check_quality(quality: f32) -> Result<f32, KilnError> {
     }
 }
 
+#[allow(dead_code)] // unused when no encoder feature is enabled
 pub(crate) const MIB: u64 = 1024 * 1024;
 
+#[allow(dead_code)]
 pub(crate) fn pixels(width: u32, height: u32) -> u64 {
     width as u64 * height as u64
 }
