@@ -97,3 +97,23 @@ fn wrong_method_is_405() {
     let reply = s.get_url(&format!("{}/v1/convert/webp", s.api));
     assert_error(&reply, 405, "method_not_allowed", "GET");
 }
+
+#[test]
+fn limits_are_configurable_and_refuse_with_the_numbers() {
+    let s = Stack::start_with(
+        "small-limits",
+        &[("SPIN_VARIABLE_MAX_INPUT_BYTES", "300000"), ("SPIN_VARIABLE_MAX_MEMORY_BYTES", "16777216")],
+    );
+    let big_file = std::fs::read(corpus().join("photos/colorfulcups-2560x1600.jpg")).unwrap();
+    let reply = s.convert("/v1/convert/jpeg", &big_file);
+    assert_error(&reply, 413, "too_large", "body over max_input_bytes");
+    assert!(reply.json()["detail"].as_str().unwrap().contains("300000"));
+    // Under the byte limit but over the memory estimate limit (16 MiB).
+    let small_file = std::fs::read(corpus().join("features/gray.jpg")).unwrap();
+    assert!(small_file.len() < 300_000);
+    let reply = s.convert("/v1/convert/avif", &small_file);
+    assert_error(&reply, 413, "too_large", "estimate over max_memory_bytes");
+    assert!(reply.json()["detail"].as_str().unwrap().contains("the limit is 16 MiB"));
+    // The same image fits when the thumbnail shrinks it on load.
+    assert_eq!(s.convert("/v1/thumbnail", &small_file).status, 200);
+}

@@ -107,8 +107,12 @@ fn alpha_is_kept_where_the_format_has_it() {
     let png = convert(input.clone(), &options(256), &PngEncoder).unwrap();
     let decoded = kiln_core::decode::decode(&png.bytes, &probe(&png.bytes).unwrap(), 1, u64::MAX).unwrap();
     assert!(decoded.uses_alpha(), "PNG thumbnail lost alpha");
-    let webp = convert(input, &options(256), &WebpEncoder::new(80.0).unwrap()).unwrap();
+    let webp = convert(input.clone(), &options(256), &WebpEncoder::new(80.0).unwrap()).unwrap();
     assert!(probe(&webp.bytes).unwrap().has_alpha, "WebP lost alpha");
+    // AVIF stores alpha as an auxiliary image tagged with this URN.
+    let avif = convert(input, &options(256), &AvifEncoder::new(60.0, 10).unwrap()).unwrap();
+    let urn = b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha";
+    assert!(avif.bytes.windows(urn.len()).any(|w| w == urn), "AVIF lost alpha");
 }
 
 #[test]

@@ -22,9 +22,10 @@ const TOKEN: &str = "hook-token-123";
 const HOUR: Duration = Duration::from_secs(3600);
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A running `kiln-store` child process, killed on drop.
+/// A running `kiln-store` child process; killed, and its root removed, on drop.
 struct Store {
     child: Child,
+    root: PathBuf,
     bucket: Bucket,
 }
 
@@ -32,6 +33,7 @@ impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.root);
     }
 }
 
@@ -46,8 +48,9 @@ fn temp_root() -> PathBuf {
 
 /// Starts the store on `--port 0` and waits for its listening line.
 fn start_store(extra: &[&str]) -> Store {
+    let root = temp_root();
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln-store"));
-    cmd.arg("--root").arg(temp_root());
+    cmd.arg("--root").arg(&root);
     cmd.args(["--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]);
     cmd.args(extra);
     for var in ["KILN_STORE_ROOT", "KILN_S3_PORT", "KILN_S3_ACCESS_KEY", "KILN_S3_SECRET_KEY", "KILN_NOTIFY_URL", "KILN_NOTIFY_TOKEN"] {
@@ -65,7 +68,7 @@ fn start_store(extra: &[&str]) -> Store {
         lines.for_each(drop);
     });
     let placeholder = Bucket::new("http://127.0.0.1:1".parse().unwrap(), UrlStyle::Path, "kiln", "us-east-1").unwrap();
-    let mut store = Store { child, bucket: placeholder };
+    let mut store = Store { child, root, bucket: placeholder };
     let line = rx.recv_timeout(WAIT).expect("kiln-store printed no listening line");
     let endpoint = line
         .strip_prefix("kiln-store listening on ")
