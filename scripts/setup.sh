@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kiln's build and tests need, if missing: the wasm32-wasip2
-# Rust target, and Debian's clang-19 + wasi-libc for libwebp's C code.
+# Rust target, Debian's clang-19 + wasi-libc for libwebp's C code, and
+# libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs.
 # Idempotent; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -11,7 +12,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

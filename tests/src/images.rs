@@ -1,6 +1,7 @@
 //! Checks of converter outputs: the bytes are the claimed format, decode
-//! (JPEG, PNG, WebP with kiln-core's decoders; AVIF by its box structure,
-//! as there is no pure-Rust AV1 decoder), and have the claimed size.
+//! (JPEG, PNG, WebP with kiln-core's decoders; AVIF with libavif's
+//! `avifdec` + dav1d from Debian's libavif-bin, installed by
+//! scripts/setup.sh), and have the claimed size.
 
 use kiln_core::probe::probe;
 use kiln_core::InputFormat;
@@ -11,7 +12,12 @@ pub fn verify(bytes: &[u8], mime: &str) -> Result<(u32, u32), String> {
         return Err("empty output".into());
     }
     if mime == "image/avif" {
-        return avif_size(bytes);
+        let declared = avif_size(bytes)?;
+        let decoded = decode_avif(bytes)?;
+        if decoded != declared {
+            return Err(format!("AVIF declares {declared:?} but decodes to {decoded:?}"));
+        }
+        return Ok(decoded);
     }
     let info = probe(bytes).map_err(|e| format!("output does not parse: {e}"))?;
     let expected = match mime {
@@ -49,4 +55,25 @@ pub fn avif_size(bytes: &[u8]) -> Result<(u32, u32), String> {
 /// `max_side`, as kiln computes it.
 pub fn fitted(w: u32, h: u32, max_side: u32) -> (u32, u32) {
     kiln_core::resize::fit_within(w, h, max_side)
+}
+
+/// Decodes an AVIF with `avifdec` (dav1d) to PNG and returns its size.
+pub fn decode_avif(bytes: &[u8]) -> Result<(u32, u32), String> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let base = std::env::temp_dir().join(format!("kiln-avif-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
+    let (avif, png) = (base.with_extension("avif"), base.with_extension("png"));
+    std::fs::write(&avif, bytes).map_err(|e| e.to_string())?;
+    let out = std::process::Command::new("avifdec")
+        .arg(&avif)
+        .arg(&png)
+        .output()
+        .map_err(|e| format!("cannot run avifdec (Debian package libavif-bin, scripts/setup.sh installs it): {e}"))?;
+    let _ = std::fs::remove_file(&avif);
+    if !out.status.success() {
+        return Err(format!("avifdec failed: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let decoded = std::fs::read(&png).map_err(|e| e.to_string());
+    let _ = std::fs::remove_file(&png);
+    verify(&decoded?, "image/png")
 }

@@ -120,6 +120,12 @@ impl Stack {
         self.post(path, "application/json", body.as_bytes(), Some(&self.token))
     }
 
+    /// A GET of an API path with the right token.
+    pub fn get_with_token(&self, path: &str) -> Reply {
+        let req = self.agent.get(format!("{}{path}", self.api)).header("authorization", format!("Bearer {}", self.token));
+        into_reply(req.call().expect("request to spin failed"))
+    }
+
     /// An anonymous GET (e.g. of a public variant URL).
     pub fn get_url(&self, url: &str) -> Reply {
         into_reply(self.agent.get(url).call().expect("GET failed"))

@@ -18,6 +18,7 @@ pub mod estimate;
 pub mod image;
 pub mod keys;
 pub mod limits;
+pub mod manifest;
 pub mod orient;
 pub mod pipeline;
 pub mod probe;
