@@ -23,8 +23,11 @@ scripts/build-components.sh >/dev/null
 cargo build --release --locked -q -p kiln-store
 spin="$(scripts/spin-path.sh)"
 
+# New objects under originals/ are announced to kiln's event route.
 ./target/release/kiln-store --host "$host" --port "$s3_port" --root .kiln/store \
-  --access-key "$access_key" --secret-key "$secret_key" --bucket "$bucket" &
+  --access-key "$access_key" --secret-key "$secret_key" --bucket "$bucket" \
+  --notify-url "${KILN_NOTIFY_URL:-http://$host:$port/v1/events}" \
+  --notify-token "${KILN_NOTIFY_TOKEN:-$KILN_TOKEN}" --notify-prefix originals/ &
 store_pid=$!
 trap 'kill $store_pid 2>/dev/null || true' EXIT INT TERM
 for _ in $(seq 50); do
@@ -36,6 +39,9 @@ cat <<INFO
 
 kiln is starting.
   API            http://$host:$port
+    POST /v1/images         (whole image -> 4 variants + manifest)
+    GET  /v1/uploads/<id>   (manifest)
+    POST /v1/events         (object-storage notifications)
     POST /v1/convert/webp   POST /v1/convert/avif
     POST /v1/convert/jpeg   POST /v1/thumbnail
   dev token      $KILN_TOKEN
@@ -46,7 +52,10 @@ kiln is starting.
 
 try:
   curl -sS -H "Authorization: Bearer $KILN_TOKEN" --data-binary @photo.jpg \\
+       "http://$host:$port/v1/images?filename=photo.jpg"
+  curl -sS -H "Authorization: Bearer $KILN_TOKEN" --data-binary @photo.jpg \\
        http://$host:$port/v1/convert/webp -o photo.webp
+  (or drop a file into s3://$bucket/originals/ with any S3 client)
 
 INFO
 

@@ -71,10 +71,11 @@ impl Stack {
         let dir = std::env::temp_dir().join(format!("kiln-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
-        let (store, s3) = start_store(&root, &dir);
         let port = free_port();
         let api = format!("http://127.0.0.1:{port}");
         let token = format!("e2e-token-{}", std::process::id());
+        // The store notifies kiln's event route of every new original.
+        let (store, s3) = start_store(&root, &dir, &format!("{api}/v1/events"), &token);
         let log = std::fs::File::create(dir.join("spin.log")).unwrap();
         let mut cmd = Command::new(spin_binary(&root));
         cmd.args(["up", "--from"])
@@ -163,7 +164,7 @@ fn into_reply(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
     Reply { status, headers, body }
 }
 
-fn start_store(root: &Path, dir: &Path) -> (Guard, String) {
+fn start_store(root: &Path, dir: &Path, notify_url: &str, notify_token: &str) -> (Guard, String) {
     let bin = ["release", "debug"]
         .iter()
         .map(|p| root.join("target").join(p).join("kiln-store"))
@@ -174,6 +175,7 @@ fn start_store(root: &Path, dir: &Path) -> (Guard, String) {
     let log_path = dir.join("store.log");
     let mut cmd = Command::new(bin);
     cmd.args(["--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--bucket", BUCKET])
+        .args(["--notify-url", notify_url, "--notify-token", notify_token, "--notify-prefix", "originals/"])
         .arg("--root")
         .arg(dir.join("store"));
     let (guard, url) = Guard::spawn_reading_url(cmd, log_path, "kiln-store listening on ");

@@ -75,9 +75,9 @@ fn storage_mode_errors() {
     assert_error(&s.convert_key(route, "variants/x/webp.webp"), 400, "bad_parameter", "variant as source");
     assert_error(&s.post(route, "application/json", b"{not json", Some(&s.token)), 400, "bad_request", "bad JSON");
     // A corrupt original in the bucket: 422, and no variant is written.
-    s.put_object("originals/broken.jpg", &hostile("truncated.jpg"));
-    assert_error(&s.convert_key(route, "originals/broken.jpg"), 422, "corrupt_image", "corrupt original");
-    assert_eq!(s.get_object("variants/broken/jpeg.jpg").status, 404);
+    s.put_object("sources/broken.jpg", &hostile("truncated.jpg"));
+    assert_error(&s.convert_key(route, "sources/broken.jpg"), 422, "corrupt_image", "corrupt original");
+    assert_eq!(s.get_object("variants/sources/broken/jpeg.jpg").status, 404);
 }
 
 #[test]

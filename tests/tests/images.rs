@@ -49,6 +49,12 @@ fn one_shot_upload_yields_four_variants_and_a_manifest() {
     assert_eq!(again.json(), manifest);
     let stored = s.get_url(&format!("{}/kiln/variants/{id}/forest_path/manifest.json", s.s3));
     assert_eq!(stored.json(), manifest);
+
+    // The store also notified kiln of the new original; that event must
+    // not convert it a second time (the manifest would change).
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    assert_eq!(s.get_with_token(&format!("/v1/uploads/{id}")).json(), manifest);
+    assert!(manifest["original"]["etag"].as_str().is_some_and(|e| !e.is_empty()));
 }
 
 #[test]

@@ -1,9 +1,28 @@
 //! Reads a body stream into one buffer without ever exceeding a cap: a
 //! declared `Content-Length` over the cap is refused before reading, and
-//! the buffer is allocated once when the length is known.
+//! the buffer is allocated once when the length is known. Also drains small
+//! bodies of requests refused early, so clients that write their whole body
+//! before reading the answer see the error instead of a broken pipe.
 
 use crate::api::ApiError;
-use futures::{Stream, TryStreamExt};
+use futures::{Stream, StreamExt, TryStreamExt};
+use spin_sdk::http::IncomingRequest;
+
+/// How much of a refused request's body is read and discarded.
+pub const DRAIN_LIMIT: usize = 1024 * 1024;
+
+/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `req`'s body.
+pub async fn drain(req: IncomingRequest) {
+    let stream = req.into_body_stream();
+    futures::pin_mut!(stream);
+    let mut seen = 0;
+    while let Some(Ok(chunk)) = stream.next().await {
+        seen += chunk.len();
+        if seen >= DRAIN_LIMIT {
+            break;
+        }
+    }
+}
 
 /// Collects `stream` into a Vec of at most `cap` bytes. `declared` is the
 /// Content-Length, if any. `what` names the body in error messages.

@@ -42,16 +42,35 @@ struct StorageJob {
     key: String,
 }
 
-async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
+/// What the request asks for, checked before its body is read.
+struct Job {
+    config: Config,
+    options: ConvertOptions,
+    encoder: Box<dyn Encoder>,
+}
+
+fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError> {
     if req.method() != Method::Post {
         return Err(ApiError::new(405, "method_not_allowed", "use POST with an image body or {\"key\": \"...\"}"));
     }
     let config = Config::load()?;
-    authorize(&req, &config.auth_token)?;
+    authorize(req, &config.auth_token)?;
     let max_side: u32 = var_num(converter.max_side_variable)?;
     let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
     let encoder = (converter.build_encoder)(&params)?;
     let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits };
+    Ok(Job { config, options, encoder })
+}
+
+async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
+    let job = match prepare(&req, converter) {
+        Ok(job) => job,
+        Err(e) => {
+            crate::body::drain(req).await;
+            return Err(e);
+        }
+    };
+    let Job { config, options, encoder } = job;
     let content_type = header(&req, "content-type").unwrap_or_default();
     let declared = header(&req, "content-length").and_then(|v| v.trim().parse().ok());
 

@@ -81,8 +81,8 @@ impl Storage {
         .await
     }
 
-    /// PUTs `bytes` at `key` with `content_type`.
-    pub async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<(), ApiError> {
+    /// PUTs `bytes` at `key` with `content_type`; returns the store's ETag.
+    pub async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<Option<String>, ApiError> {
         let what = format!("PUT {key}");
         self.with_retries(&what, || async {
             let url = self.bucket.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
@@ -94,7 +94,10 @@ impl Storage {
                 .build();
             let response: Response = spin_sdk::http::send(request).await.map_err(|e| Failure::Retry(format!("{e}")))?;
             match *response.status() {
-                200 | 204 => Ok(()),
+                200 | 204 => Ok(response
+                    .header("etag")
+                    .and_then(|v| v.as_str())
+                    .map(|v| v.trim_matches('"').to_string())),
                 status => Err(classify(status, &String::from_utf8_lossy(response.body()))),
             }
         })

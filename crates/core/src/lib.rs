@@ -15,6 +15,7 @@ pub mod decode;
 pub mod encode;
 pub mod error;
 pub mod estimate;
+pub mod events;
 pub mod image;
 pub mod keys;
 pub mod limits;

@@ -15,6 +15,9 @@ pub struct Manifest {
     pub variants: Vec<Variant>,
     /// Stage durations in ms (`store_original`, `fan_out`, `total`, ...).
     pub timings: BTreeMap<String, f64>,
+    /// Why the upload failed before any variant could be attempted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -25,6 +28,9 @@ pub struct Original {
     pub width: u32,
     pub height: u32,
     pub mime_type: String,
+    /// The store's ETag of the original, when it came from an event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub etag: Option<String>,
 }
 
 /// One variant: on success the converter's answer plus its duration; on

@@ -19,7 +19,10 @@ use std::time::Instant;
 pub async fn post_image(req: IncomingRequest) -> Result<Response, ApiError> {
     let started = Instant::now();
     let config = Config::load()?;
-    authorize(&req, &config.auth_token)?;
+    if let Err(e) = authorize(&req, &config.auth_token) {
+        kiln_converter::body::drain(req).await;
+        return Err(e);
+    }
     let cap: u64 = var_num("max_request_bytes")?;
     let declared = header(&req, "content-length").and_then(|v| v.trim().parse().ok());
     let filename_param = query_param(&req.path_with_query().unwrap_or_default(), "filename");
@@ -46,19 +49,25 @@ pub async fn post_image(req: IncomingRequest) -> Result<Response, ApiError> {
         width: info.width,
         height: info.height,
         mime_type: mime.to_string(),
+        etag: None,
     };
 
     let storage = Storage::new(&config.s3)?;
-    let mut timings = BTreeMap::new();
+    // Recorded before the original is written, so the store's event for it
+    // finds the upload in progress and does not convert it a second time.
+    let mut manifest =
+        Manifest { id: id.clone(), status: "converting".into(), original, variants: Vec::new(), timings: BTreeMap::new(), error: None };
+    record::save_progress(&manifest)?;
     let t = Instant::now();
-    storage.put(&key, &body, mime).await?;
+    manifest.original.etag = storage.put(&key, &body, mime).await?;
     drop(body);
-    timings.insert("store_original".to_string(), ms(t));
+    manifest.timings.insert("store_original".to_string(), ms(t));
+    record::save_progress(&manifest)?;
     let t = Instant::now();
-    let variants = fanout::convert_all(&key, &config.auth_token).await;
-    timings.insert("fan_out".to_string(), ms(t));
-    timings.insert("total".to_string(), ms(started));
-    let manifest = Manifest { id: id.clone(), status: Manifest::summarize(&variants).to_string(), original, variants, timings };
+    manifest.variants = fanout::convert_all(&key, &config.auth_token).await;
+    manifest.timings.insert("fan_out".to_string(), ms(t));
+    manifest.timings.insert("total".to_string(), ms(started));
+    manifest.status = Manifest::summarize(&manifest.variants).to_string();
     record::save(&storage, &key, &manifest).await?;
     Ok(Response::builder()
         .status(201)
@@ -89,10 +98,10 @@ fn query_param(path_with_query: &str, name: &str) -> Option<String> {
     url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
 }
 
-fn hex(bytes: &[u8]) -> String {
+pub(crate) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-fn ms(since: Instant) -> f64 {
+pub(crate) fn ms(since: Instant) -> f64 {
     since.elapsed().as_secs_f64() * 1000.0
 }

@@ -16,14 +16,20 @@ fn store() -> Result<Store, ApiError> {
     Store::open_default().map_err(|e| ApiError::new(500, "kv_failed", format!("opening key-value store: {e}")))
 }
 
-/// Saves `manifest` to key-value and next to the variants of `source_key`.
-pub async fn save(storage: &Storage, source_key: &str, manifest: &Manifest) -> Result<(), ApiError> {
+/// Saves `manifest` to key-value only: progress while converting.
+pub fn save_progress(manifest: &Manifest) -> Result<(), ApiError> {
     let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
     store()?
         .set(&kv_key(&manifest.id), &json)
-        .map_err(|e| ApiError::new(500, "kv_failed", format!("saving manifest: {e}")))?;
+        .map_err(|e| ApiError::new(500, "kv_failed", format!("saving manifest: {e}")))
+}
+
+/// Saves `manifest` to key-value and next to the variants of `source_key`.
+pub async fn save(storage: &Storage, source_key: &str, manifest: &Manifest) -> Result<(), ApiError> {
+    save_progress(manifest)?;
+    let json = serde_json::to_vec_pretty(manifest).expect("manifest serializes");
     let key = format!("{}manifest.json", variant_folder(source_key));
-    storage.put(&key, &json, "application/json").await
+    storage.put(&key, &json, "application/json").await.map(|_| ())
 }
 
 /// The manifest of upload `id`, if any.

@@ -1,0 +1,107 @@
+//! End to end: the object-storage event trigger. Dropping a file into the
+//! bucket with an S3 client makes kiln-store POST an S3 event to
+//! `/v1/events`; kiln acknowledges first, converts after, and the manifest
+//! appears next to the variants. Re-delivery is idempotent, kiln's own
+//! writes are ignored, failures are recorded.
+
+use kiln_e2e::images::verify;
+use kiln_e2e::{corpus, Reply, Stack, BUCKET};
+use sha2::{Digest, Sha256};
+use std::time::{Duration, Instant};
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn id_for(key: &str) -> String {
+    hex(&Sha256::digest(format!("{BUCKET}/{key}").as_bytes()))[..32].to_string()
+}
+
+/// Polls `GET /v1/uploads/<id>` until it is 200 (finished), or panics.
+fn wait_for_manifest(s: &Stack, id: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let reply = s.get_with_token(&format!("/v1/uploads/{id}"));
+        if reply.status == 200 {
+            return reply.json();
+        }
+        assert!(matches!(reply.status, 202 | 404), "unexpected {}: {}", reply.status, String::from_utf8_lossy(&reply.body));
+        assert!(started.elapsed() < Duration::from_secs(180), "no finished manifest for {id}");
+        std::thread::sleep(Duration::from_millis(250));
+    }
+}
+
+fn s3_event(key: &str, etag: &str) -> String {
+    serde_json::json!({"Records": [{"eventVersion": "2.1", "eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": BUCKET}, "object": {"key": key.replace(' ', "+"), "size": 1, "eTag": etag}}}]})
+    .to_string()
+}
+
+fn post_event(s: &Stack, body: &str, token: &str) -> Reply {
+    s.post("/v1/events", "application/json", body.as_bytes(), Some(token))
+}
+
+#[test]
+fn an_object_dropped_into_the_bucket_is_converted() {
+    let s = Stack::start("events");
+    let photo = std::fs::read(corpus().join("photos/path-4000x3000-12mp.jpg")).unwrap();
+    let key = "originals/events/forest path.jpg";
+    s.put_object(key, &photo);
+    let manifest = wait_for_manifest(&s, &id_for(key));
+    assert_eq!(manifest["status"], "done", "{manifest:#}");
+    assert_eq!(manifest["original"]["sha256"], hex(&Sha256::digest(&photo)).as_str());
+    assert_eq!(manifest["original"]["width"], 4000);
+    let variants = manifest["variants"].as_array().unwrap();
+    assert_eq!(variants.len(), 4);
+    for v in variants {
+        let served = s.get_url(v["url"].as_str().unwrap());
+        verify(&served.body, v["mime_type"].as_str().unwrap()).unwrap();
+    }
+    // Stored next to the variants, publicly.
+    let stored = s.get_url(&format!("{}/{BUCKET}/variants/events/forest%20path/manifest.json", s.s3));
+    assert_eq!(stored.json(), manifest);
+
+    // Re-delivery of the same event (same ETag): acknowledged, not redone.
+    let etag = manifest["original"]["etag"].as_str().unwrap().to_string();
+    let reply = post_event(&s, &s3_event(key, &etag), &s.token);
+    assert_eq!(reply.status, 202);
+    assert_eq!(reply.json()["accepted"][0], key);
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(wait_for_manifest(&s, &id_for(key)), manifest, "re-delivery converted again");
+}
+
+#[test]
+fn the_acknowledgement_comes_before_the_conversion() {
+    let s = Stack::start("events-ack");
+    let photo = std::fs::read(corpus().join("photos/path-4000x3000-12mp.jpg")).unwrap();
+    let key = "originals/ack/photo.jpg";
+    s.put_object(key, &photo);
+    let id = id_for(key);
+    wait_for_manifest(&s, &id); // converted on the store's own notification
+    // A new ETag makes kiln convert again; the 202 must come first.
+    let reply = post_event(&s, &s3_event(key, "new-etag"), &s.token);
+    assert_eq!(reply.status, 202);
+    let right_after = s.get_with_token(&format!("/v1/uploads/{id}"));
+    assert_eq!(right_after.status, 202, "conversion finished before the acknowledgement");
+    assert_eq!(right_after.json()["status"], "converting");
+    assert_eq!(wait_for_manifest(&s, &id)["original"]["etag"], "new-etag");
+}
+
+#[test]
+fn events_outside_originals_are_ignored_and_failures_recorded() {
+    let s = Stack::start("events-edge");
+    let reply = post_event(&s, &s3_event("variants/x/webp.webp", "e"), &s.token);
+    assert_eq!(reply.status, 202);
+    assert_eq!((reply.json()["accepted"].as_array().unwrap().len(), reply.json()["ignored"].as_u64()), (0, Some(1)));
+
+    assert_eq!(post_event(&s, &s3_event("originals/a.jpg", "e"), "wrong").status, 401);
+    assert_eq!(post_event(&s, "{not json", &s.token).status, 400);
+    assert_eq!(post_event(&s, r#"{"something":"else"}"#, &s.token).status, 400);
+
+    // Not an image: the failure is visible in the manifest.
+    let key = "originals/edge/random.bin";
+    s.put_object(key, &std::fs::read(corpus().join("hostile/random.bin")).unwrap());
+    let manifest = wait_for_manifest(&s, &id_for(key));
+    assert_eq!(manifest["status"], "failed");
+    assert!(manifest["error"].as_str().unwrap().contains("unsupported"), "{manifest}");
+}
