@@ -121,6 +121,40 @@ impl Stack {
         self.post(path, "application/json", body.as_bytes(), Some(&self.token))
     }
 
+    /// A request of any method to an API path with the right token, the
+    /// `Tus-Resumable` header and `headers`.
+    pub fn tus(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut req = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.api))
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("tus-resumable", "1.0.0");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let request = req.body(body.to_vec()).unwrap();
+        into_reply(self.agent.run(request).expect("request to spin failed"))
+    }
+
+    /// Sends only the head of a request declaring `length` body bytes and
+    /// returns the raw answer: for refusals made from the declared length,
+    /// before the server reads any body.
+    pub fn head_only(&self, method: &str, path: &str, headers: &[(&str, &str)], length: u64) -> String {
+        use std::io::{Read, Write};
+        let addr = self.api.trim_start_matches("http://");
+        let mut conn = std::net::TcpStream::connect(addr).unwrap();
+        conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n", self.token);
+        for (k, v) in headers {
+            head.push_str(&format!("{k}: {v}\r\n"));
+        }
+        head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
+        conn.write_all(head.as_bytes()).unwrap();
+        let mut answer = vec![0u8; 4096];
+        let n = conn.read(&mut answer).unwrap();
+        String::from_utf8_lossy(&answer[..n]).into_owned()
+    }
+
     /// A GET of an API path with the right token.
     pub fn get_with_token(&self, path: &str) -> Reply {
         let req = self.agent.get(format!("{}{path}", self.api)).header("authorization", format!("Bearer {}", self.token));

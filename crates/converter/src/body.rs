@@ -11,8 +11,13 @@ use spin_sdk::http::IncomingRequest;
 /// How much of a refused request's body is read and discarded.
 pub const DRAIN_LIMIT: usize = 1024 * 1024;
 
-/// Reads and discards up to [`DRAIN_LIMIT`] bytes of `req`'s body.
+/// Reads and discards `req`'s body if it declares at most [`DRAIN_LIMIT`]
+/// bytes (a larger body is left unread: the connection is closed instead).
 pub async fn drain(req: IncomingRequest) {
+    let declared = crate::api::header(&req, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    if declared.is_some_and(|n| n > DRAIN_LIMIT) {
+        return;
+    }
     let stream = req.into_body_stream();
     futures::pin_mut!(stream);
     let mut seen = 0;

@@ -83,21 +83,82 @@ impl Storage {
 
     /// PUTs `bytes` at `key` with `content_type`; returns the store's ETag.
     pub async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<Option<String>, ApiError> {
-        let what = format!("PUT {key}");
-        self.with_retries(&what, || async {
-            let url = self.bucket.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-            let request = Request::builder()
-                .method(Method::Put)
-                .uri(url.as_str())
-                .header("content-type", content_type)
-                .body(bytes.to_vec())
-                .build();
+        let sign = || self.bucket.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        let response = self.send(&format!("PUT {key}"), Method::Put, sign, bytes, Some(content_type)).await?;
+        Ok(etag(&response))
+    }
+
+    /// DELETEs `key`; a missing object is not an error.
+    pub async fn delete(&self, key: &str) -> Result<(), ApiError> {
+        let sign = || self.bucket.delete_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        match self.send(&format!("DELETE {key}"), Method::Delete, sign, &[], None).await {
+            Err(e) if e.detail.contains(" 404") => Ok(()),
+            other => other.map(|_| ()),
+        }
+    }
+
+    /// Starts a multipart upload of `key`; returns its upload id.
+    pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ApiError> {
+        let sign = || self.bucket.create_multipart_upload(Some(&self.credentials), key).sign(SIGNATURE_TTL);
+        let response = self.send(&format!("CreateMultipartUpload {key}"), Method::Post, sign, &[], Some(content_type)).await?;
+        let body = String::from_utf8_lossy(response.body());
+        let parsed = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
+            .map_err(|e| ApiError::storage(format!("CreateMultipartUpload {key}: unreadable answer: {e}")))?;
+        Ok(parsed.upload_id().to_string())
+    }
+
+    /// Uploads part `number` (from 1) of a multipart upload; returns its ETag.
+    pub async fn upload_part(&self, key: &str, upload_id: &str, number: u16, bytes: &[u8]) -> Result<String, ApiError> {
+        let sign = || self.bucket.upload_part(Some(&self.credentials), key, number, upload_id).sign(SIGNATURE_TTL);
+        let response = self.send(&format!("UploadPart {key} #{number}"), Method::Put, sign, bytes, None).await?;
+        etag(&response).ok_or_else(|| ApiError::storage(format!("UploadPart {key} #{number}: no ETag in the answer")))
+    }
+
+    /// Completes a multipart upload from its parts' ETags; returns the ETag.
+    pub async fn complete_multipart(&self, key: &str, upload_id: &str, etags: &[String]) -> Result<Option<String>, ApiError> {
+        let action = || {
+            self.bucket.complete_multipart_upload(Some(&self.credentials), key, upload_id, etags.iter().map(String::as_str))
+        };
+        let body = action().body();
+        let sign = || action().sign(SIGNATURE_TTL);
+        let what = format!("CompleteMultipartUpload {key}");
+        let response = self.send(&what, Method::Post, sign, body.as_bytes(), Some("application/xml")).await?;
+        let text = String::from_utf8_lossy(response.body());
+        if text.contains("<Error>") {
+            return Err(ApiError::storage(format!("{what}: {}", s3_error_message(&text))));
+        }
+        Ok(rusty_s3::actions::CompleteMultipartUploadResponse::parse(&text).ok().map(|r| r.etag().trim_matches('"').to_string()))
+    }
+
+    /// Abandons a multipart upload (best effort).
+    pub async fn abort_multipart(&self, key: &str, upload_id: &str) {
+        let sign = || self.bucket.abort_multipart_upload(Some(&self.credentials), key, upload_id).sign(SIGNATURE_TTL);
+        if let Err(e) = self.send(&format!("AbortMultipartUpload {key}"), Method::Delete, sign, &[], None).await {
+            eprintln!("storage: {}", e.detail);
+        }
+    }
+
+    /// Sends one signed request with retries; any 2xx is success.
+    async fn send(
+        &self,
+        what: &str,
+        method: Method,
+        sign: impl Fn() -> url::Url,
+        body: &[u8],
+        content_type: Option<&str>,
+    ) -> Result<Response, ApiError> {
+        self.with_retries(what, || async {
+            let mut builder = Request::builder();
+            builder.method(method.clone()).uri(sign().as_str());
+            if let Some(ct) = content_type {
+                builder.header("content-type", ct);
+            }
+            // S3 servers refuse bodiless POSTs without a length (411).
+            builder.header("content-length", body.len().to_string());
+            let request = builder.body(body.to_vec()).build();
             let response: Response = spin_sdk::http::send(request).await.map_err(|e| Failure::Retry(format!("{e}")))?;
             match *response.status() {
-                200 | 204 => Ok(response
-                    .header("etag")
-                    .and_then(|v| v.as_str())
-                    .map(|v| v.trim_matches('"').to_string())),
+                200..=299 => Ok(response),
                 status => Err(classify(status, &String::from_utf8_lossy(response.body()))),
             }
         })
@@ -127,6 +188,10 @@ impl Storage {
         }
         Err(ApiError::storage(format!("{what} failed after {} attempts: {last}", self.attempts)))
     }
+}
+
+fn etag(response: &Response) -> Option<String> {
+    response.header("etag").and_then(|v| v.as_str()).map(|v| v.trim_matches('"').to_string())
 }
 
 /// Decides whether a non-success storage status is worth retrying.

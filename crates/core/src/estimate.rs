@@ -88,9 +88,11 @@ fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
     let coefficients = if frame.progressive { samples * 2 } else { 0 };
     let components = frame.components.len() as u64;
     let working = if scale > 1 {
-        // jpeg-decoder: component planes at the scaled size, then the
-        // interleaved output (4 B/px for CMYK) before our RGB conversion.
-        samples / scale2 + padded_w * padded_h / scale2 * components.max(3)
+        // jpeg-decoder: component planes at the scaled size, alive with its
+        // interleaved output. RGB output is the decoded image itself; gray
+        // (1 B/px) and CMYK (4 B/px) outputs are converted by a copy.
+        let converted = if components == 3 { 0 } else { padded_w * padded_h / scale2 * components };
+        samples / scale2 + converted
     } else {
         // zune-jpeg: a few MCU rows per component, and a 4-channel pass for CMYK.
         let rows = padded_w * 16 * vmax * components * 4;

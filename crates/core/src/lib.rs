@@ -25,6 +25,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod resize;
 pub mod sniff;
+pub mod tus;
 
 pub use error::KilnError;
 pub use image::{Image, PixelLayout};

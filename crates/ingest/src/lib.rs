@@ -6,8 +6,11 @@
 //! object key, never the bytes — and [`record`] writes `manifest.json` next
 //! to the variants and keeps it in Spin key-value for `GET /v1/uploads/<id>`.
 
+pub mod assemble;
 pub mod events;
 pub mod fanout;
 pub mod ids;
 pub mod oneshot;
 pub mod record;
+pub mod tus;
+pub mod uploads;

@@ -84,7 +84,12 @@ pub async fn get_manifest(req: IncomingRequest, id: &str) -> Result<Response, Ap
     if !ids::is_valid_id(id) {
         return Err(ApiError::new(404, "not_found", format!("no upload {id:?}")));
     }
-    let manifest = record::load(id)?.ok_or_else(|| ApiError::new(404, "not_found", format!("no upload {id:?}")))?;
+    let Some(manifest) = record::load(id)? else {
+        // A resumable upload still receiving bytes: report its progress.
+        let upload = crate::uploads::load(id)?.ok_or_else(|| ApiError::new(404, "not_found", format!("no upload {id:?}")))?;
+        let progress = serde_json::json!({"id": id, "status": "uploading", "offset": upload.offset, "length": upload.length});
+        return Ok(Response::builder().status(202).header("content-type", "application/json").body(progress.to_string()).build());
+    };
     let status = if manifest.status == "converting" { 202 } else { 200 };
     Ok(Response::builder()
         .status(status)

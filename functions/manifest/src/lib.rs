@@ -3,12 +3,16 @@
 //!
 //! - `POST /v1/images` — a whole image (≤ 10 MiB): store, convert into every
 //!   variant in parallel, answer the manifest (201).
-//! - `GET /v1/uploads/<id>` — the manifest of an upload (202 while converting).
+//! - `/v1/uploads` — tus 1.0 resumable uploads (POST, HEAD, PATCH, DELETE,
+//!   OPTIONS); the last PATCH is answered first, then the upload is
+//!   assembled and converted.
+//! - `GET /v1/uploads/<id>` — the manifest of an upload (202 while uploading
+//!   or converting).
 //! - `POST /v1/events` — object-storage notifications: acknowledged with 202
 //!   first, converted after the response has been sent.
 
 use kiln_converter::api::ApiError;
-use kiln_ingest::{events, oneshot};
+use kiln_ingest::{assemble, events, oneshot, tus};
 use spin_sdk::http::{IncomingRequest, Method, OutgoingResponse, Response, ResponseOutparam};
 use spin_sdk::http_component;
 
@@ -28,9 +32,15 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
             Err(e) => Err(e),
         },
         (Method::Post, "/v1/images") => oneshot::post_image(req).await,
-        (Method::Get, p) if p.starts_with("/v1/uploads/") => {
-            let id = p.trim_start_matches("/v1/uploads/").to_string();
-            oneshot::get_manifest(req, &id).await
+        (_, p) if p == "/v1/uploads" || p.starts_with("/v1/uploads/") => {
+            let rest = p.trim_start_matches("/v1/uploads").to_string();
+            let outcome = tus::handle(req, &rest).await;
+            respond(out, outcome.response).await;
+            if let Some((config, upload)) = outcome.finish {
+                // The client has its answer; assemble and convert now.
+                assemble::finish(&config, &upload).await;
+            }
+            return;
         }
         (_, "/v1/images" | "/v1/events") => Err(ApiError::new(405, "method_not_allowed", "use POST")),
         _ => Err(ApiError::new(404, "not_found", format!("no route {path}"))),
