@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what kiln's build and tests need, if missing: the wasm32-wasip2
 # Rust target, Debian's clang-19 + wasi-libc for libwebp's C code, and
-# libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs.
+# libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
+# and tus-js-client (npm, pinned in tests/node/package-lock.json) for the
+# end-to-end test with an unmodified tus client.
 # Idempotent; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -22,4 +24,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+root="$(cd "$(dirname "$0")/.." && pwd)"
+if [ ! -d "$root/tests/node/node_modules/tus-js-client" ]; then
+  command -v npm >/dev/null || { echo "npm is needed for the tus-js-client test (install Node.js)" >&2; exit 1; }
+  log "installing tus-js-client for the e2e tests (npm ci)"
+  npm ci --prefix "$root/tests/node" --no-audit --no-fund --loglevel=error >/dev/null
 fi
