@@ -3,12 +3,19 @@
 //! times from `Server-Timing`) and with the same core natively in this
 //! process, `--runs` times each, side by side; prints medians, min–max,
 //! the wasm/native ratio per stage and the output sizes as Markdown.
+//!
+//! `kiln-bench --fanout`: the upload path instead — `POST /v1/images`
+//! latency for each fan-out width (converters in flight at once) and Spin
+//! host thread count (`TOKIO_WORKER_THREADS`), and meanwhile the latency of
+//! a tiny request to the same app, to show queueing behind CPU-bound work.
 
 use clap::Parser;
 use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::{convert, ConvertOptions, Limits};
 use kiln_e2e::{corpus, Stack};
 use std::path::PathBuf;
+
+mod fanout;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -19,6 +26,9 @@ struct Args {
     /// Repetitions per component and path.
     #[arg(long, default_value_t = 5)]
     runs: usize,
+    /// Measure fan-out width x host threads on the upload path instead.
+    #[arg(long)]
+    fanout: bool,
 }
 
 const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
@@ -77,8 +87,11 @@ fn spread(v: &[f64]) -> String {
 
 fn main() {
     let args = Args::parse();
-    let path = args.image.unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
+    let path = args.image.clone().unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    if args.fanout {
+        return fanout::run(&input, &path, args.runs);
+    }
     eprintln!("starting kiln-store and spin up ...");
     let stack = Stack::start("bench");
 

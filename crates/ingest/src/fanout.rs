@@ -16,9 +16,15 @@ pub const CONVERTERS: [(&str, &str); 4] = [
     ("thumbnail", "http://thumbnail.spin.internal/v1/thumbnail"),
 ];
 
-/// Converts `key` with every converter in parallel.
+/// Converts `key` with every converter, at most `fanout_width` (a Spin
+/// variable, default 4 = all at once) in flight at a time.
 pub async fn convert_all(key: &str, token: &str) -> Vec<Variant> {
-    join_all(CONVERTERS.iter().map(|&(format, url)| convert_one(format, url, key, token))).await
+    let width = kiln_converter::config::var_num::<usize>("fanout_width").unwrap_or(CONVERTERS.len()).clamp(1, CONVERTERS.len());
+    let mut variants = Vec::with_capacity(CONVERTERS.len());
+    for batch in CONVERTERS.chunks(width) {
+        variants.extend(join_all(batch.iter().map(|&(format, url)| convert_one(format, url, key, token))).await);
+    }
+    variants
 }
 
 async fn convert_one(format: &str, url: &str, key: &str, token: &str) -> Variant {
