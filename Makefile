@@ -17,9 +17,11 @@ up:
 test: build
 	cargo test --locked
 
-# Each component under spin up vs the same core natively (12 MP photo).
+# Each component under spin up vs the same core natively (12 MP photo),
+# then the upload path per fan-out width x Spin host threads.
 bench: build
 	cargo run --release --locked -p kiln-bench -- --runs $${RUNS:-5}
+	cargo run --release --locked -p kiln-bench -- --fanout --runs $${RUNS:-3}
 
 clean:
 	cargo clean
