@@ -29,6 +29,11 @@ pub fn corpus() -> PathBuf {
     std::env::var_os("KILN_CORPUS").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/corpus"))
 }
 
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// A running store + Spin app.
 pub struct Stack {
     pub api: String,
@@ -150,9 +155,35 @@ impl Stack {
         }
         head.push_str(&format!("Content-Length: {length}\r\n\r\n"));
         conn.write_all(head.as_bytes()).unwrap();
-        let mut answer = vec![0u8; 4096];
-        let n = conn.read(&mut answer).unwrap();
-        String::from_utf8_lossy(&answer[..n]).into_owned()
+        // The server answers and closes (it will not read the body): read
+        // until the connection ends.
+        let mut answer = Vec::new();
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = conn.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            answer.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&answer).into_owned()
+    }
+
+    /// Polls `GET /v1/uploads/<id>` (`url` absolute or a path) until the
+    /// manifest is finished (200) and returns it. 202 (uploading,
+    /// converting) and 404 (an event not processed yet) mean "not yet".
+    pub fn wait_for_manifest(&self, url: &str) -> serde_json::Value {
+        let path = url.trim_start_matches(&self.api);
+        let started = std::time::Instant::now();
+        loop {
+            let reply = self.get_with_token(path);
+            match reply.status {
+                200 => return reply.json(),
+                202 | 404 => {}
+                other => panic!("{path}: unexpected {other}: {}", String::from_utf8_lossy(&reply.body)),
+            }
+            assert!(started.elapsed() < Duration::from_secs(240), "no finished manifest for {path}");
+            std::thread::sleep(Duration::from_millis(250));
+        }
     }
 
     /// A GET of an API path with the right token.

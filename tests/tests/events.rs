@@ -5,30 +5,12 @@
 //! writes are ignored, failures are recorded.
 
 use kiln_e2e::images::verify;
-use kiln_e2e::{corpus, Reply, Stack, BUCKET};
+use kiln_e2e::{corpus, hex, Reply, Stack, BUCKET};
 use sha2::{Digest, Sha256};
 use std::time::{Duration, Instant};
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn id_for(key: &str) -> String {
     hex(&Sha256::digest(format!("{BUCKET}/{key}").as_bytes()))[..32].to_string()
-}
-
-/// Polls `GET /v1/uploads/<id>` until it is 200 (finished), or panics.
-fn wait_for_manifest(s: &Stack, id: &str) -> serde_json::Value {
-    let started = Instant::now();
-    loop {
-        let reply = s.get_with_token(&format!("/v1/uploads/{id}"));
-        if reply.status == 200 {
-            return reply.json();
-        }
-        assert!(matches!(reply.status, 202 | 404), "unexpected {}: {}", reply.status, String::from_utf8_lossy(&reply.body));
-        assert!(started.elapsed() < Duration::from_secs(180), "no finished manifest for {id}");
-        std::thread::sleep(Duration::from_millis(250));
-    }
 }
 
 fn s3_event(key: &str, etag: &str) -> String {
@@ -47,7 +29,7 @@ fn an_object_dropped_into_the_bucket_is_converted() {
     let photo = std::fs::read(corpus().join("photos/path-4000x3000-12mp.jpg")).unwrap();
     let key = "originals/events/forest path.jpg";
     s.put_object(key, &photo);
-    let manifest = wait_for_manifest(&s, &id_for(key));
+    let manifest = s.wait_for_manifest(&format!("/v1/uploads/{}", id_for(key)));
     assert_eq!(manifest["status"], "done", "{manifest:#}");
     assert_eq!(manifest["original"]["sha256"], hex(&Sha256::digest(&photo)).as_str());
     assert_eq!(manifest["original"]["width"], 4000);
@@ -67,7 +49,7 @@ fn an_object_dropped_into_the_bucket_is_converted() {
     assert_eq!(reply.status, 202);
     assert_eq!(reply.json()["accepted"][0], key);
     std::thread::sleep(Duration::from_secs(2));
-    assert_eq!(wait_for_manifest(&s, &id_for(key)), manifest, "re-delivery converted again");
+    assert_eq!(s.wait_for_manifest(&format!("/v1/uploads/{}", id_for(key))), manifest, "re-delivery converted again");
 }
 
 #[test]
@@ -77,7 +59,7 @@ fn the_acknowledgement_comes_before_the_conversion() {
     let key = "originals/ack/photo.jpg";
     s.put_object(key, &photo);
     let id = id_for(key);
-    wait_for_manifest(&s, &id); // converted on the store's own notification
+    s.wait_for_manifest(&format!("/v1/uploads/{id}")); // converted on the store's own notification
     // A new ETag makes kiln convert again; the 202 must come first.
     let posted = Instant::now();
     let reply = post_event(&s, &s3_event(key, "new-etag"), &s.token);
@@ -111,7 +93,7 @@ fn events_outside_originals_are_ignored_and_failures_recorded() {
     // Not an image: the failure is visible in the manifest.
     let key = "originals/edge/random.bin";
     s.put_object(key, &std::fs::read(corpus().join("hostile/random.bin")).unwrap());
-    let manifest = wait_for_manifest(&s, &id_for(key));
+    let manifest = s.wait_for_manifest(&format!("/v1/uploads/{}", id_for(key)));
     assert_eq!(manifest["status"], "failed");
     assert!(manifest["error"].as_str().unwrap().contains("unsupported"), "{manifest}");
 }

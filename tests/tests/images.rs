@@ -4,12 +4,8 @@
 //! served by `GET /v1/uploads/<id>`. One converter failing keeps the others.
 
 use kiln_e2e::images::verify;
-use kiln_e2e::{corpus, Stack};
+use kiln_e2e::{corpus, hex, Stack};
 use sha2::{Digest, Sha256};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 #[test]
 fn one_shot_upload_yields_four_variants_and_a_manifest() {

@@ -6,11 +6,11 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use kiln_e2e::images::verify;
-use kiln_e2e::{corpus, Reply, Stack};
+use kiln_e2e::{corpus, hex, Reply, Stack};
 use sha1::Sha1;
 use sha2::{Digest, Sha256};
 use std::sync::OnceLock;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const MIB: usize = 1024 * 1024;
 const OCTETS: (&str, &str) = ("content-type", "application/offset+octet-stream");
@@ -18,10 +18,6 @@ const OCTETS: (&str, &str) = ("content-type", "application/offset+octet-stream")
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
     STACK.get_or_init(|| Stack::start("tus"))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn b64(s: &str) -> String {
@@ -57,19 +53,6 @@ fn upload_in_chunks(s: &Stack, url: &str, data: &[u8], chunk: usize) {
         let reply = patch(s, url, i * chunk, piece, &[("upload-checksum", &checksum)]);
         assert_eq!(reply.status, 204, "chunk {i}: {}", String::from_utf8_lossy(&reply.body));
         assert_eq!(reply.header("upload-offset"), Some((i * chunk + piece.len()).to_string().as_str()));
-    }
-}
-
-fn wait_for_manifest(s: &Stack, url: &str) -> serde_json::Value {
-    let started = Instant::now();
-    loop {
-        let reply = s.get_with_token(url);
-        if reply.status == 200 {
-            return reply.json();
-        }
-        assert_eq!(reply.status, 202, "{}", String::from_utf8_lossy(&reply.body));
-        assert!(started.elapsed() < Duration::from_secs(240), "no manifest for {url}");
-        std::thread::sleep(Duration::from_millis(300));
     }
 }
 
@@ -109,7 +92,7 @@ fn a_30_mb_photo_in_1_mib_chunks_yields_four_variants() {
     upload_in_chunks(s, &url, &data, MIB);
     let head = s.tus("HEAD", &url, &[], &[]);
     assert_eq!(head.header("upload-offset"), Some(data.len().to_string().as_str()));
-    let manifest = wait_for_manifest(s, &url);
+    let manifest = s.wait_for_manifest(&url);
     check_manifest(s, &manifest, &data);
     assert!(manifest["original"]["key"].as_str().unwrap().ends_with("/photo.jpg"));
 }
@@ -185,7 +168,7 @@ fn concurrent_patches_one_wins_nothing_is_lost() {
     let offset: usize = s.tus("HEAD", &url, &[], &[]).header("upload-offset").unwrap().parse().unwrap();
     assert_eq!(offset, half);
     assert_eq!(patch(s, &url, half, &data[half..], &[]).status, 204);
-    check_manifest(s, &wait_for_manifest(s, &url), &data);
+    check_manifest(s, &s.wait_for_manifest(&url), &data);
 }
 
 #[test]
@@ -197,7 +180,7 @@ fn creation_with_upload_and_concatenation() {
     let reply = s.tus("POST", "/v1/uploads", &[("upload-length", &len), OCTETS], &data);
     assert_eq!(reply.status, 201);
     assert_eq!(reply.header("upload-offset"), Some(len.as_str()));
-    check_manifest(s, &wait_for_manifest(s, reply.header("location").unwrap()), &data);
+    check_manifest(s, &s.wait_for_manifest(reply.header("location").unwrap()), &data);
 
     // Concatenation: three partial uploads sent in parallel, then the final.
     let parts: Vec<&[u8]> = data.chunks(data.len() / 3 + 1).collect();
@@ -219,7 +202,7 @@ fn creation_with_upload_and_concatenation() {
     let reply = s.tus("POST", "/v1/uploads", &[("upload-concat", &concat), ("upload-metadata", &meta)], &[]);
     assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
     let final_url = reply.header("location").unwrap().to_string();
-    let manifest = wait_for_manifest(s, &final_url);
+    let manifest = s.wait_for_manifest(&final_url);
     check_manifest(s, &manifest, &data);
     assert!(manifest["original"]["key"].as_str().unwrap().ends_with("/glow.jpg"));
     // PATCH to a final upload is forbidden; an unfinished partial can't be concatenated.

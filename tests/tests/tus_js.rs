@@ -5,14 +5,9 @@
 //! and a manifest whose SHA-256 is the file's.
 
 use kiln_e2e::images::verify;
-use kiln_e2e::{corpus, repo_root, Stack};
+use kiln_e2e::{corpus, hex, repo_root, Stack};
 use sha2::{Digest, Sha256};
 use std::process::Command;
-use std::time::{Duration, Instant};
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
 
 fn node_upload(s: &Stack, file: &std::path::Path, interrupt_after: Option<usize>) -> serde_json::Value {
     let script = repo_root().join("tests/node/upload.mjs");
@@ -24,20 +19,6 @@ fn node_upload(s: &Stack, file: &std::path::Path, interrupt_after: Option<usize>
     let out = cmd.output().expect("node (Node.js) must be installed; scripts/setup.sh installs tus-js-client");
     assert!(out.status.success(), "tus-js-client failed: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stdout)))
-}
-
-fn wait_for_manifest(s: &Stack, url: &str) -> serde_json::Value {
-    let path = url.trim_start_matches(&s.api);
-    let started = Instant::now();
-    loop {
-        let reply = s.get_with_token(path);
-        if reply.status == 200 {
-            return reply.json();
-        }
-        assert_eq!(reply.status, 202, "{}", String::from_utf8_lossy(&reply.body));
-        assert!(started.elapsed() < Duration::from_secs(180), "no manifest for {url}");
-        std::thread::sleep(Duration::from_millis(300));
-    }
 }
 
 fn check(s: &Stack, manifest: &serde_json::Value, data: &[u8]) {
@@ -58,10 +39,10 @@ fn tus_js_client_uploads_and_resumes() {
 
     let whole = node_upload(&s, &file, None);
     assert!(whole["chunks"].as_u64().unwrap() >= 20, "expected many PATCHes: {whole}");
-    check(&s, &wait_for_manifest(&s, whole["url"].as_str().unwrap()), &data);
+    check(&s, &s.wait_for_manifest(whole["url"].as_str().unwrap()), &data);
 
     let resumed = node_upload(&s, &file, Some(1024 * 1024));
     let from = resumed["resumedFrom"].as_u64().expect("the upload was not interrupted");
     assert!(from >= 1024 * 1024 && from < data.len() as u64, "resumed from {from}");
-    check(&s, &wait_for_manifest(&s, resumed["url"].as_str().unwrap()), &data);
+    check(&s, &s.wait_for_manifest(resumed["url"].as_str().unwrap()), &data);
 }
