@@ -114,6 +114,22 @@ impl Storage {
         etag(&response).ok_or_else(|| ApiError::storage(format!("UploadPart {key} #{number}: no ETag in the answer")))
     }
 
+    /// Makes part `number` of a multipart upload a server-side copy of the
+    /// object `source` (UploadPartCopy): no bytes pass through here.
+    pub async fn upload_part_copy(&self, key: &str, upload_id: &str, number: u16, source: &str) -> Result<String, ApiError> {
+        let copy_source = format!("/{}/{}", self.bucket.name(), percent_encoding::utf8_percent_encode(source, COPY_SOURCE));
+        let sign = || {
+            let mut action = self.bucket.upload_part(Some(&self.credentials), key, number, upload_id);
+            action.headers_mut().insert("x-amz-copy-source", copy_source.clone());
+            action.sign(SIGNATURE_TTL)
+        };
+        let what = format!("UploadPartCopy {key} #{number} <- {source}");
+        let copy_header = [("x-amz-copy-source", copy_source.as_str())];
+        let response = self.send_with(&what, Method::Put, sign, &[], None, &copy_header).await?;
+        let text = String::from_utf8_lossy(response.body());
+        xml_tag(&text, "ETag").map(|e| e.trim_matches('"').replace("&quot;", "").to_string()).ok_or_else(|| ApiError::storage(format!("{what}: no ETag in {text}")))
+    }
+
     /// Completes a multipart upload from its parts' ETags; returns the ETag.
     pub async fn complete_multipart(&self, key: &str, upload_id: &str, etags: &[String]) -> Result<Option<String>, ApiError> {
         let action = || {
@@ -147,9 +163,25 @@ impl Storage {
         body: &[u8],
         content_type: Option<&str>,
     ) -> Result<Response, ApiError> {
+        self.send_with(what, method, sign, body, content_type, &[]).await
+    }
+
+    /// [`Storage::send`] with extra (signed) headers.
+    async fn send_with(
+        &self,
+        what: &str,
+        method: Method,
+        sign: impl Fn() -> url::Url,
+        body: &[u8],
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Result<Response, ApiError> {
         self.with_retries(what, || async {
             let mut builder = Request::builder();
             builder.method(method.clone()).uri(sign().as_str());
+            for (k, v) in headers {
+                builder.header(*k, *v);
+            }
             if let Some(ct) = content_type {
                 builder.header("content-type", ct);
             }
@@ -204,14 +236,21 @@ fn classify(status: u16, body: &str) -> Failure {
     }
 }
 
+/// Characters escaped in `x-amz-copy-source` keys (`/` is kept).
+const COPY_SOURCE: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~').remove(b'/');
+
+/// The text of the first `<name>` element of an S3 XML answer.
+fn xml_tag(body: &str, name: &str) -> Option<String> {
+    let open = format!("<{name}>");
+    let start = body.find(&open)? + open.len();
+    let end = body[start..].find("</")? + start;
+    Some(body[start..end].to_string())
+}
+
 /// The `<Code>` and `<Message>` of an S3 XML error, or the body itself.
 fn s3_error_message(body: &str) -> String {
-    let tag = |name: &str| {
-        let open = format!("<{name}>");
-        let start = body.find(&open)? + open.len();
-        let end = body[start..].find("</")? + start;
-        Some(body[start..end].to_string())
-    };
+    let tag = |name: &str| xml_tag(body, name);
     match (tag("Code"), tag("Message")) {
         (Some(code), Some(msg)) => format!("{code}: {msg}"),
         (Some(code), None) => code,

@@ -12,6 +12,7 @@
 //! and linked unchanged into the Spin components.
 
 pub mod decode;
+pub mod digest;
 pub mod encode;
 pub mod error;
 pub mod estimate;

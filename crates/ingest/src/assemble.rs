@@ -6,7 +6,7 @@
 //! the original is fanned out to the converters and the manifest recorded.
 //! Every failure ends in a manifest with `"status": "failed"` and the error.
 
-use crate::uploads::Upload;
+use crate::uploads::{Header, Kind, Upload};
 use crate::{fanout, oneshot::hex, oneshot::ms, record};
 use kiln_converter::api::ApiError;
 use kiln_converter::config::Config;
@@ -54,8 +54,12 @@ pub async fn finish(config: &Config, upload: &Upload) {
         eprintln!("kiln uploads: {}: {}", upload.id, e.detail);
     }
     let t = Instant::now();
-    match assemble(&storage, upload, &key).await {
-        Ok(original) => manifest.original = original,
+    let assembled = assemble(&storage, upload, &key).await;
+    match assembled {
+        Ok((original, how)) => {
+            manifest.original = original;
+            manifest.timings.insert(format!("assemble_{how}"), ms(t));
+        }
         Err(e) => {
             manifest.status = "failed".into();
             manifest.error = Some(format!("{}: {}", e.code, e.detail));
@@ -65,7 +69,6 @@ pub async fn finish(config: &Config, upload: &Upload) {
             return;
         }
     }
-    manifest.timings.insert("assemble".into(), ms(t));
     let _ = record::save_progress(&manifest);
     let t = Instant::now();
     manifest.variants = fanout::convert_all(&key, &config.auth_token).await;
@@ -77,26 +80,68 @@ pub async fn finish(config: &Config, upload: &Upload) {
     }
 }
 
-async fn assemble(storage: &Storage, upload: &Upload, key: &str) -> Result<Original, ApiError> {
+/// Assembles the original; says how (`server_side` or `streamed`).
+async fn assemble(storage: &Storage, upload: &Upload, key: &str) -> Result<(Original, &'static str), ApiError> {
     if upload.length == 0 {
         return Err(ApiError::new(422, "corrupt_image", "the upload is empty"));
     }
     let upload_id = storage.create_multipart(key, "application/octet-stream").await?;
-    match stream_parts(storage, upload, key, &upload_id).await {
-        Ok(mut original) => {
+    let result = match copyable(upload) {
+        Some(header) => copy_parts(storage, upload, key, &upload_id, header).await.map(|o| (o, "server_side")),
+        None => stream_parts(storage, upload, key, &upload_id).await.map(|o| (o, "streamed")),
+    };
+    match result {
+        Ok((mut original, how)) => {
             for chunk in &upload.chunks {
                 if let Err(e) = storage.delete(&chunk.key).await {
                     eprintln!("kiln uploads: leaving chunk {} behind: {}", chunk.key, e.detail);
                 }
             }
             original.key = key.to_string();
-            Ok(original)
+            Ok((original, how))
         }
         Err(e) => {
             storage.abort_multipart(key, &upload_id).await;
             Err(e)
         }
     }
+}
+
+/// The header, if `upload` can be assembled by server-side copies: every
+/// chunk but the last is a valid part, the whole-file digest was carried
+/// across the PATCHes, and the first chunk held the image header.
+fn copyable(upload: &Upload) -> Option<&Header> {
+    let parts_ok = upload.chunks.iter().rev().skip(1).all(|c| c.len >= MIN_PART_BYTES as u64) && upload.chunks.len() <= 10_000;
+    let digest_ok = upload.kind == Kind::Whole && upload.sha256.len() == upload.length;
+    if parts_ok && digest_ok { upload.header.as_ref() } else { None }
+}
+
+fn check_declared(upload: &Upload, sha256: &str) -> Result<(), ApiError> {
+    match &upload.declared_sha256 {
+        Some(declared) if !declared.eq_ignore_ascii_case(sha256) => {
+            Err(ApiError::new(460, "checksum_mismatch", format!("declared sha256 {declared}, received {sha256}")))
+        }
+        _ => Ok(()),
+    }
+}
+
+async fn copy_parts(storage: &Storage, upload: &Upload, key: &str, upload_id: &str, header: &Header) -> Result<Original, ApiError> {
+    let sha256 = hex(&upload.sha256.finalize());
+    check_declared(upload, &sha256)?;
+    let mut etags = Vec::with_capacity(upload.chunks.len());
+    for (i, chunk) in upload.chunks.iter().enumerate() {
+        etags.push(storage.upload_part_copy(key, upload_id, i as u16 + 1, &chunk.key).await?);
+    }
+    let etag = storage.complete_multipart(key, upload_id, &etags).await?;
+    Ok(Original {
+        key: key.to_string(),
+        size: upload.length,
+        sha256,
+        width: header.width,
+        height: header.height,
+        mime_type: header.mime_type.clone(),
+        etag,
+    })
 }
 
 async fn stream_parts(storage: &Storage, upload: &Upload, key: &str, upload_id: &str) -> Result<Original, ApiError> {
@@ -126,11 +171,7 @@ async fn stream_parts(storage: &Storage, upload: &Upload, key: &str, upload_id: 
     }
     let info = header.ok_or_else(|| ApiError::new(422, "corrupt_image", "no image header found"))?;
     let sha256 = hex(&hasher.finalize());
-    if let Some(declared) = &upload.declared_sha256
-        && !declared.eq_ignore_ascii_case(&sha256)
-    {
-        return Err(ApiError::new(460, "checksum_mismatch", format!("declared sha256 {declared}, received {sha256}")));
-    }
+    check_declared(upload, &sha256)?;
     let etag = storage.complete_multipart(key, upload_id, &etags).await?;
     Ok(Original {
         key: key.to_string(),

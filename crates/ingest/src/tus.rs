@@ -176,6 +176,8 @@ async fn create(req: IncomingRequest, config: Config) -> Result<Outcome, ApiErro
         expires_at: uploads::now() + l.expiry_seconds,
         chunks,
         locked_until: 0,
+        sha256: Default::default(),
+        header: None,
     };
     uploads::save(&upload)?;
     let location = format!("/v1/uploads/{id}");
@@ -297,8 +299,17 @@ async fn patch_locked(req: IncomingRequest, id: &str, offset: u64, config: &Conf
         }
     };
     match receive(req, &upload, config, l, checksum).await {
-        Ok(chunk) => {
+        Ok((chunk, body)) => {
             let mut done = upload;
+            done.sha256.update(&body);
+            if done.offset == 0 {
+                done.header = kiln_core::probe::probe(&body).ok().map(|info| uploads::Header {
+                    mime_type: info.format.mime_type().to_string(),
+                    width: info.width,
+                    height: info.height,
+                });
+            }
+            drop(body);
             done.offset += chunk.len;
             if chunk.len > 0 {
                 done.chunks.push(chunk);
@@ -316,14 +327,15 @@ async fn patch_locked(req: IncomingRequest, id: &str, offset: u64, config: &Conf
     }
 }
 
-/// Reads the body (bounded), checks its checksum, stores it as a chunk.
+/// Reads the body (bounded), checks its checksum, stores it as a chunk;
+/// returns the chunk and its bytes.
 async fn receive(
     req: IncomingRequest,
     upload: &Upload,
     config: &Config,
     l: &TusLimits,
     checksum: Option<(ChecksumAlgorithm, Vec<u8>)>,
-) -> Result<Chunk, ApiError> {
+) -> Result<(Chunk, Vec<u8>), ApiError> {
     let declared = header(&req, "content-length").and_then(|v| v.trim().parse().ok());
     let cap = l.max_chunk.min(upload.length - upload.offset);
     let body = read_capped(req.into_body_stream(), declared, cap, "PATCH body").await?;
@@ -340,7 +352,7 @@ async fn receive(
     if !body.is_empty() {
         Storage::new(&config.s3)?.put(&key, &body, "application/octet-stream").await?;
     }
-    Ok(Chunk { offset: upload.offset, len: body.len() as u64, key })
+    Ok((Chunk { offset: upload.offset, len: body.len() as u64, key }, body))
 }
 
 /// `DELETE /v1/uploads/<id>`: termination. Chunks are deleted, the state

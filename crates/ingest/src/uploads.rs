@@ -40,6 +40,20 @@ pub struct Upload {
     pub chunks: Vec<Chunk>,
     /// A PATCH in progress holds the upload until this time (unix s).
     pub locked_until: u64,
+    /// SHA-256 of the bytes received so far, carried from PATCH to PATCH.
+    #[serde(default)]
+    pub sha256: kiln_core::digest::Sha256State,
+    /// The image header, probed from the chunk at offset 0 if it held it.
+    #[serde(default)]
+    pub header: Option<Header>,
+}
+
+/// What the first chunk's header said.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Header {
+    pub mime_type: String,
+    pub width: u32,
+    pub height: u32,
 }
 
 pub fn now() -> u64 {
