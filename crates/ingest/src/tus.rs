@@ -187,7 +187,7 @@ async fn create(req: IncomingRequest, config: Config) -> Result<Outcome, ApiErro
         return Ok(Outcome { response: reply(201, &headers), finish: Some((config, upload)) });
     }
     if !with_body {
-        let finish = (upload.length == 0 && upload.kind == Kind::Whole).then(|| (config, upload));
+        let finish = (upload.length == 0 && upload.kind == Kind::Whole).then_some((config, upload));
         return Ok(Outcome { response: reply(201, &headers), finish });
     }
     // creation-with-upload: the body is the first chunk, at offset 0.
