@@ -84,23 +84,20 @@ impl Storage {
     /// PUTs `bytes` at `key` with `content_type`; returns the store's ETag.
     pub async fn put(&self, key: &str, bytes: &[u8], content_type: &str) -> Result<Option<String>, ApiError> {
         let sign = || self.bucket.put_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-        let response = self.send(&format!("PUT {key}"), Method::Put, sign, bytes, Some(content_type)).await?;
+        let response = self.send(&format!("PUT {key}"), Method::Put, sign, bytes, &[("content-type", content_type)], &[]).await?;
         Ok(etag(&response))
     }
 
     /// DELETEs `key`; a missing object is not an error.
     pub async fn delete(&self, key: &str) -> Result<(), ApiError> {
         let sign = || self.bucket.delete_object(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-        match self.send(&format!("DELETE {key}"), Method::Delete, sign, &[], None).await {
-            Err(e) if e.detail.contains(" 404") => Ok(()),
-            other => other.map(|_| ()),
-        }
+        self.send(&format!("DELETE {key}"), Method::Delete, sign, &[], &[], &[404]).await.map(|_| ())
     }
 
     /// Starts a multipart upload of `key`; returns its upload id.
     pub async fn create_multipart(&self, key: &str, content_type: &str) -> Result<String, ApiError> {
         let sign = || self.bucket.create_multipart_upload(Some(&self.credentials), key).sign(SIGNATURE_TTL);
-        let response = self.send(&format!("CreateMultipartUpload {key}"), Method::Post, sign, &[], Some(content_type)).await?;
+        let response = self.send(&format!("CreateMultipartUpload {key}"), Method::Post, sign, &[], &[("content-type", content_type)], &[]).await?;
         let body = String::from_utf8_lossy(response.body());
         let parsed = rusty_s3::actions::CreateMultipartUpload::parse_response(&body)
             .map_err(|e| ApiError::storage(format!("CreateMultipartUpload {key}: unreadable answer: {e}")))?;
@@ -110,7 +107,7 @@ impl Storage {
     /// Uploads part `number` (from 1) of a multipart upload; returns its ETag.
     pub async fn upload_part(&self, key: &str, upload_id: &str, number: u16, bytes: &[u8]) -> Result<String, ApiError> {
         let sign = || self.bucket.upload_part(Some(&self.credentials), key, number, upload_id).sign(SIGNATURE_TTL);
-        let response = self.send(&format!("UploadPart {key} #{number}"), Method::Put, sign, bytes, None).await?;
+        let response = self.send(&format!("UploadPart {key} #{number}"), Method::Put, sign, bytes, &[], &[]).await?;
         etag(&response).ok_or_else(|| ApiError::storage(format!("UploadPart {key} #{number}: no ETag in the answer")))
     }
 
@@ -125,7 +122,7 @@ impl Storage {
         };
         let what = format!("UploadPartCopy {key} #{number} <- {source}");
         let copy_header = [("x-amz-copy-source", copy_source.as_str())];
-        let response = self.send_with(&what, Method::Put, sign, &[], None, &copy_header).await?;
+        let response = self.send(&what, Method::Put, sign, &[], &copy_header, &[]).await?;
         let text = String::from_utf8_lossy(response.body());
         xml_tag(&text, "ETag").map(|e| e.trim_matches('"').replace("&quot;", "").to_string()).ok_or_else(|| ApiError::storage(format!("{what}: no ETag in {text}")))
     }
@@ -138,7 +135,7 @@ impl Storage {
         let body = action().body();
         let sign = || action().sign(SIGNATURE_TTL);
         let what = format!("CompleteMultipartUpload {key}");
-        let response = self.send(&what, Method::Post, sign, body.as_bytes(), Some("application/xml")).await?;
+        let response = self.send(&what, Method::Post, sign, body.as_bytes(), &[("content-type", "application/xml")], &[]).await?;
         let text = String::from_utf8_lossy(response.body());
         if text.contains("<Error>") {
             return Err(ApiError::storage(format!("{what}: {}", s3_error_message(&text))));
@@ -149,32 +146,21 @@ impl Storage {
     /// Abandons a multipart upload (best effort).
     pub async fn abort_multipart(&self, key: &str, upload_id: &str) {
         let sign = || self.bucket.abort_multipart_upload(Some(&self.credentials), key, upload_id).sign(SIGNATURE_TTL);
-        if let Err(e) = self.send(&format!("AbortMultipartUpload {key}"), Method::Delete, sign, &[], None).await {
+        if let Err(e) = self.send(&format!("AbortMultipartUpload {key}"), Method::Delete, sign, &[], &[], &[]).await {
             eprintln!("storage: {}", e.detail);
         }
     }
 
-    /// Sends one signed request with retries; any 2xx is success.
+    /// Sends one signed request with retries. Any 2xx is success, and so
+    /// are the statuses in `also_ok` (e.g. 404 for a DELETE).
     async fn send(
         &self,
         what: &str,
         method: Method,
         sign: impl Fn() -> url::Url,
         body: &[u8],
-        content_type: Option<&str>,
-    ) -> Result<Response, ApiError> {
-        self.send_with(what, method, sign, body, content_type, &[]).await
-    }
-
-    /// [`Storage::send`] with extra (signed) headers.
-    async fn send_with(
-        &self,
-        what: &str,
-        method: Method,
-        sign: impl Fn() -> url::Url,
-        body: &[u8],
-        content_type: Option<&str>,
         headers: &[(&str, &str)],
+        also_ok: &[u16],
     ) -> Result<Response, ApiError> {
         self.with_retries(what, || async {
             let mut builder = Request::builder();
@@ -182,15 +168,13 @@ impl Storage {
             for (k, v) in headers {
                 builder.header(*k, *v);
             }
-            if let Some(ct) = content_type {
-                builder.header("content-type", ct);
-            }
             // S3 servers refuse bodiless POSTs without a length (411).
             builder.header("content-length", body.len().to_string());
             let request = builder.body(body.to_vec()).build();
             let response: Response = spin_sdk::http::send(request).await.map_err(|e| Failure::Retry(format!("{e}")))?;
             match *response.status() {
                 200..=299 => Ok(response),
+                status if also_ok.contains(&status) => Ok(response),
                 status => Err(classify(status, &String::from_utf8_lossy(response.body()))),
             }
         })

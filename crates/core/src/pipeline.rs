@@ -130,8 +130,7 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
 
     let started = Instant::now();
     let image = prepare_channels(image, encoder);
-    let (tw, th) = fit_within(info.width, info.height, options.max_long_side);
-    let image = resize(image, tw, th)?;
+    let image = resize(image, plan.target.0, plan.target.1)?;
     let image = orient::apply(image, orientation);
     timings.resize = started.elapsed();
 
