@@ -79,3 +79,21 @@ pub fn server_timing(stages: &[(&str, Duration)]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+/// Response header carrying [`linear_memory_bytes`].
+pub const LINEAR_MEMORY_HEADER: &str = "x-kiln-linear-memory";
+
+/// Bytes of linear memory this instance has grown to. Wasm memory never
+/// shrinks and Spin gives every request a fresh instance, so at the end of
+/// a request this is the request's peak — what `--max-instance-memory` and
+/// hosted Spin's 128 MiB limit are checked against. `None` natively.
+pub fn linear_memory_bytes() -> Option<u64> {
+    #[cfg(target_arch = "wasm32")]
+    {
+        Some(core::arch::wasm32::memory_size::<0>() as u64 * 65536)
+    }
+    #[cfg(not(target_arch = "wasm32"))]
+    {
+        None
+    }
+}

@@ -2,7 +2,7 @@
 //! checks, parameters, then direct mode (image in, image out) or storage
 //! mode (`{"key"}` in, variant written to the bucket, JSON out).
 
-use crate::api::{authorize, header, server_timing, ApiError};
+use crate::api::{authorize, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use crate::body::read_capped;
 use crate::config::{var_num, Config};
 use crate::params::{self, Params};
@@ -94,6 +94,7 @@ fn direct_mode(body: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, s
         .header("server-timing", timing)
         .header("x-kiln-width", converted.width.to_string())
         .header("x-kiln-height", converted.height.to_string())
+        .header(LINEAR_MEMORY_HEADER, linear_memory_bytes().unwrap_or(0).to_string())
         .body(converted.bytes)
         .build())
 }
@@ -126,11 +127,13 @@ async fn storage_mode(
         "size": converted.bytes.len(),
         "width": converted.width,
         "height": converted.height,
+        "linear_memory": linear_memory_bytes(),
     });
     Ok(Response::builder()
         .status(200)
         .header("content-type", "application/json")
         .header("server-timing", timings(&converted, Some(fetch), Some(store), started.elapsed()))
+        .header(LINEAR_MEMORY_HEADER, linear_memory_bytes().unwrap_or(0).to_string())
         .body(body.to_string())
         .build())
 }

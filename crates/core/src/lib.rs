@@ -6,7 +6,7 @@
 //! checked against [`limits::Limits`]) → [`decode`] (with JPEG shrink-on-load)
 //! → [`resize`] → [`orient`] (EXIF orientation) → [`encode`] (one module per
 //! output format, behind the [`encode::Encoder`] trait). [`pipeline`] strings
-//! them together and times each stage.
+//! them together and times each stage; [`multi`] decodes once for many outputs.
 //!
 //! Nothing here touches WASI, HTTP or storage: the crate is tested natively
 //! and linked unchanged into the Spin components.
@@ -21,6 +21,7 @@ pub mod image;
 pub mod keys;
 pub mod limits;
 pub mod manifest;
+pub mod multi;
 pub mod orient;
 pub mod pipeline;
 pub mod probe;
@@ -31,5 +32,6 @@ pub mod tus;
 pub use error::KilnError;
 pub use image::{Image, PixelLayout};
 pub use limits::Limits;
+pub use multi::{convert_many, ConvertedMany, Output};
 pub use pipeline::{convert, ConvertOptions, Converted, StageTimings};
 pub use sniff::InputFormat;

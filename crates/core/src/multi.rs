@@ -1,0 +1,115 @@
+//! Decode once, encode many: the pipeline behind kiln's combined converter.
+//!
+//! [`convert`](crate::convert) makes one variant from the original; running
+//! it once per format (one Spin component per format) fetches, probes and
+//! decodes the same original four times. [`convert_many`] decodes it once
+//! (shrink-on-load for the largest output), resizes once to the largest
+//! output, and derives every output from that base image — smaller outputs
+//! such as the thumbnail are resampled from the base, not the original.
+//! Encoders run one after the other, so the peak is one decode or one encode
+//! plus the retained base image, not their sum.
+
+use crate::decode::decode;
+use crate::encode::Encoder;
+use crate::error::KilnError;
+use crate::image::Image;
+use crate::limits::Limits;
+use crate::orient;
+use crate::pipeline::{plan, ConvertOptions, Converted, StageTimings};
+use crate::resize::{fit_within, resize};
+use std::time::Instant;
+
+/// One requested output: its encoder and long-side cap.
+pub struct Output<'a> {
+    pub max_long_side: u32,
+    pub encoder: &'a dyn Encoder,
+}
+
+/// Every output's result (in request order) and the shared stages' times.
+pub struct ConvertedMany {
+    pub outputs: Vec<Result<Converted, KilnError>>,
+    /// probe, decode and the base resize, paid once for all outputs.
+    pub shared: StageTimings,
+}
+
+/// Converts `input` into every output, decoding it once. Errors before or
+/// during decoding fail the whole call; an encoder's failure fails only its
+/// own output.
+pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Result<ConvertedMany, KilnError> {
+    let largest = outputs.iter().map(|o| o.max_long_side).max().ok_or_else(|| KilnError::BadParameter("no outputs requested".into()))?;
+    let heaviest = heaviest_encoder(outputs, largest);
+    let mut shared = StageTimings::default();
+
+    let started = Instant::now();
+    let options = ConvertOptions { max_long_side: largest, limits };
+    let (info, plan, memory) = plan(&input, &options, heaviest)?;
+    let base_bytes = plan.target.0 as u64 * plan.target.1 as u64 * plan.channels as u64;
+    // The base image stays alive while each output is derived and encoded.
+    if memory.peak() + base_bytes > limits.max_memory_bytes {
+        return Err(KilnError::TooLarge(format!(
+            "{}x{} needs an estimated {} MiB to convert into {} outputs at once, the limit is {} MiB",
+            info.width,
+            info.height,
+            (memory.peak() + base_bytes).div_ceil(1 << 20),
+            outputs.len(),
+            limits.max_memory_bytes >> 20
+        )));
+    }
+    let orientation = orient::read_orientation(&input);
+    shared.probe = started.elapsed();
+
+    let started = Instant::now();
+    let decoded = decode(&input, &info, plan.jpeg_scale, limits.max_memory_bytes)?;
+    drop(input);
+    shared.decode = started.elapsed();
+
+    let started = Instant::now();
+    let keep_alpha = outputs.iter().any(|o| o.encoder.keeps_alpha());
+    let decoded = if keep_alpha { decoded.drop_opaque_alpha() } else { decoded.flatten_onto_white() };
+    let base = resize(decoded, plan.target.0, plan.target.1)?;
+    shared.resize = started.elapsed();
+
+    let results = outputs
+        .iter()
+        .map(|output| {
+            let target = fit_within(info.width, info.height, output.max_long_side);
+            let mut timings = shared;
+            let started = Instant::now();
+            let image = derive(&base, target, output.encoder, orientation)?;
+            timings.resize += started.elapsed();
+            let started = Instant::now();
+            let bytes = output.encoder.encode(&image)?;
+            timings.encode = started.elapsed();
+            Ok(Converted {
+                bytes,
+                format: output.encoder.format(),
+                width: image.width,
+                height: image.height,
+                source: info.clone(),
+                orientation,
+                jpeg_scale: plan.jpeg_scale,
+                estimate: memory,
+                timings,
+            })
+        })
+        .collect();
+    Ok(ConvertedMany { outputs: results, shared })
+}
+
+/// The encoder needing the most working memory at the largest size: the
+/// plan's memory check is made for it.
+fn heaviest_encoder<'a>(outputs: &[Output<'a>], side: u32) -> &'a dyn Encoder {
+    outputs
+        .iter()
+        .max_by_key(|o| o.encoder.working_bytes(side, side, 4))
+        .map(|o| o.encoder)
+        .expect("outputs is not empty")
+}
+
+/// One output's pixels from the shared base: channels the encoder can keep,
+/// resampled to `target` (stored orientation), then oriented for display.
+fn derive(base: &Image, target: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Image, KilnError> {
+    let image = if encoder.keeps_alpha() { base.clone() } else { base.clone().flatten_onto_white() };
+    let image = resize(image, target.0.min(base.width), target.1.min(base.height))?;
+    Ok(orient::apply(image, orientation))
+}

@@ -1,0 +1,74 @@
+//! Decode-once conversion ([`kiln_core::convert_many`]) against one
+//! conversion per format: same output formats and sizes, orientation and
+//! alpha handled per output, and failure modes of the shared decode.
+
+mod common;
+
+use common::read;
+use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::probe::probe;
+use kiln_core::{convert, convert_many, ConvertOptions, KilnError, Limits, Output};
+
+fn encoders() -> Vec<(u32, Box<dyn Encoder>)> {
+    vec![
+        (2048, Box::new(WebpEncoder::new(80.0).unwrap())),
+        (2048, Box::new(AvifEncoder::new(60.0, 10).unwrap())),
+        (2048, Box::new(JpegEncoder::new(82.0).unwrap())),
+        (256, Box::new(PngEncoder)),
+    ]
+}
+
+fn outputs(encoders: &[(u32, Box<dyn Encoder>)]) -> Vec<Output<'_>> {
+    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref() }).collect()
+}
+
+#[test]
+fn matches_one_conversion_per_format() {
+    for file in ["photos/path-4000x3000-12mp.jpg", "features/exif-orientation-6.jpg", "features/alpha.png", "features/cmyk.jpg"] {
+        let input = read(file);
+        let encoders = encoders();
+        let many = convert_many(input.clone(), &outputs(&encoders), Limits::default()).unwrap();
+        assert_eq!(many.outputs.len(), 4);
+        for ((side, encoder), result) in encoders.iter().zip(many.outputs) {
+            let got = result.unwrap_or_else(|e| panic!("{file} {}: {e}", encoder.format().name));
+            let single = convert(input.clone(), &ConvertOptions { max_long_side: *side, limits: Limits::default() }, encoder.as_ref()).unwrap();
+            assert_eq!(got.format, single.format, "{file}");
+            assert_eq!((got.width, got.height), (single.width, single.height), "{file} {}", got.format.name);
+            if got.format.name != "avif" {
+                // (probe reads JPEG, PNG and WebP; AVIF outputs are decoded in the e2e tests)
+                let info = probe(&got.bytes).unwrap_or_else(|e| panic!("{file} {}: output does not probe: {e}", got.format.name));
+                assert_eq!((info.width, info.height), (got.width, got.height), "{file} {}", got.format.name);
+            }
+            // Shared stages are paid once and reported on every output.
+            assert_eq!(got.timings.decode, many.shared.decode);
+            assert!(got.timings.resize >= many.shared.resize);
+        }
+    }
+}
+
+#[test]
+fn keeps_alpha_only_where_the_format_can() {
+    let encoders = encoders();
+    let many = convert_many(read("features/alpha.png"), &outputs(&encoders), Limits::default()).unwrap();
+    let jpeg = many.outputs[2].as_ref().unwrap();
+    let png = many.outputs[3].as_ref().unwrap();
+    assert_eq!(jpeg.format.name, "jpeg");
+    let thumb = image_has_alpha_png(&png.bytes);
+    assert!(thumb, "the PNG thumbnail of an RGBA image keeps its alpha");
+}
+
+fn image_has_alpha_png(bytes: &[u8]) -> bool {
+    // PNG IHDR colour type at byte 25: 6 = RGBA, 4 = gray + alpha.
+    matches!(bytes[25], 4 | 6)
+}
+
+#[test]
+fn shared_decode_failures_fail_the_call() {
+    let encoders = encoders();
+    let err = convert_many(read("hostile/truncated.jpg"), &outputs(&encoders), Limits::default()).err().expect("truncated JPEG refused");
+    assert!(matches!(err, KilnError::Corrupt(_) | KilnError::Unsupported(_)), "{err:?}");
+    let tight = Limits { max_memory_bytes: 8 << 20, ..Limits::default() };
+    let err = convert_many(read("photos/path-4000x3000-12mp.jpg"), &outputs(&encoders), tight).err().expect("over the memory limit");
+    assert!(matches!(err, KilnError::TooLarge(_)), "{err:?}");
+    assert!(convert_many(read("photos/path-2560x1600.jpg"), &[], Limits::default()).is_err());
+}
