@@ -73,6 +73,7 @@ pub fn plan(bytes: &[u8], options: &ConvertOptions, encoder: &dyn Encoder) -> Re
         target,
         channels,
         encoder_bytes: encoder.working_bytes(target.0, target.1, channels),
+        output: encoder.format().name,
     };
     // Shrink-on-load candidates, best quality first (see jpeg_shrink_factor).
     let scales = match info.format {

@@ -1,47 +1,21 @@
-//! Peak-memory estimate computed from the header alone, before decoding.
-//!
-//! The conversion runs in three phases and frees as it goes, so the peak is
-//! the largest phase: decode (input bytes + decoder state + decoded pixels),
-//! resize (decoded + resized + the resampler's intermediate), encode
-//! (resized + encoder state + output). The model errs high; it is checked
-//! against measured peaks in the core's tests.
+//! The hand-written phase model: what each phase of a conversion holds,
+//! from the codecs' documented buffers. The conversion frees as it goes, so
+//! its peak is the largest phase: decode (input bytes + decoder state +
+//! decoded pixels), resize (decoded + resized + the resampler's
+//! intermediate), encode (resized + encoder state + output). It was the
+//! limit before the calibrated model ([`super::calibration`]); it still
+//! explains a 413 phase by phase, and guards plans outside the calibrated
+//! range.
 
+use super::{MemoryEstimate, Plan};
 use crate::probe::ImageInfo;
 use crate::sniff::InputFormat;
 
 /// Fixed overhead: allocator slack, small buffers, metadata parsing.
 pub const BASE_BYTES: u64 = 2 * 1024 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-pub struct MemoryEstimate {
-    pub decode: u64,
-    pub resize: u64,
-    pub encode: u64,
-}
-
-impl MemoryEstimate {
-    pub fn peak(&self) -> u64 {
-        BASE_BYTES + self.decode.max(self.resize).max(self.encode)
-    }
-}
-
-/// Everything the estimate needs to know about the planned conversion.
-#[derive(Debug, Clone, Copy)]
-pub struct Plan {
-    pub input_bytes: u64,
-    /// JPEG DCT scaling denominator (1 = full size).
-    pub jpeg_scale: u32,
-    /// Size after shrink-on-load (the decoder's output).
-    pub decoded: (u32, u32),
-    /// Final size before orientation.
-    pub target: (u32, u32),
-    /// Channels the encoder sees (3 or 4).
-    pub channels: u32,
-    /// The encoder's own working memory for `target`.
-    pub encoder_bytes: u64,
-}
-
-pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
+/// Each phase's bytes for `plan` (no calibrated value).
+pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     let px = |(w, h): (u32, u32)| w as u64 * h as u64;
     let decoded_ch: u64 = if info.has_alpha { 4 } else { 3 };
     let decoded = px(plan.decoded) * decoded_ch;
@@ -58,7 +32,7 @@ pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     };
     // Orientation and alpha flattening each make one copy of the target.
     let encode = 2 * target + plan.encoder_bytes;
-    MemoryEstimate { decode, resize, encode }
+    MemoryEstimate { decode, resize, encode, calibrated: None }
 }
 
 /// Decoder-internal memory (beyond its output buffer) for `info` at `scale`.
@@ -77,12 +51,8 @@ fn decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
 
 fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
     let Some(frame) = &info.jpeg else { return 0 };
-    let hmax = frame.components.iter().map(|c| c.h as u64).max().unwrap_or(1);
     let vmax = frame.components.iter().map(|c| c.v as u64).max().unwrap_or(1);
-    let padded_w = (info.width as u64).div_ceil(8 * hmax) * 8 * hmax;
-    let padded_h = (info.height as u64).div_ceil(8 * vmax) * 8 * vmax;
-    // Full-resolution samples of every component (subsampling applied).
-    let samples: u64 = frame.components.iter().map(|c| padded_w * c.h as u64 / hmax * (padded_h * c.v as u64 / vmax)).sum();
+    let (padded_w, padded_h, samples) = jpeg_samples(info);
     let scale2 = (scale as u64).pow(2);
     // Progressive JPEGs keep every coefficient (i16) until the last scan.
     let coefficients = if frame.progressive { samples * 2 } else { 0 };
@@ -99,4 +69,16 @@ fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
         rows + if components == 4 { info.pixels() * 4 } else { 0 }
     };
     coefficients + working
+}
+
+/// MCU-padded width and height of a JPEG, and its full-resolution samples
+/// summed over components (subsampling applied). Zero for other formats.
+pub fn jpeg_samples(info: &ImageInfo) -> (u64, u64, u64) {
+    let Some(frame) = &info.jpeg else { return (0, 0, 0) };
+    let hmax = frame.components.iter().map(|c| c.h as u64).max().unwrap_or(1);
+    let vmax = frame.components.iter().map(|c| c.v as u64).max().unwrap_or(1);
+    let padded_w = (info.width as u64).div_ceil(8 * hmax) * 8 * hmax;
+    let padded_h = (info.height as u64).div_ceil(8 * vmax) * 8 * vmax;
+    let samples = frame.components.iter().map(|c| padded_w * c.h as u64 / hmax * (padded_h * c.v as u64 / vmax)).sum();
+    (padded_w, padded_h, samples)
 }
