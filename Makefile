@@ -1,5 +1,5 @@
 # kiln — the two commands a fresh machine needs are `make up` and `make test`.
-.PHONY: setup build up test bench clean
+.PHONY: setup build up test bench calibrate clean
 
 setup:
 	scripts/setup.sh
@@ -22,6 +22,12 @@ test: build
 bench: build
 	cargo run --release --locked -p kiln-bench -- --runs $${RUNS:-5}
 	cargo run --release --locked -p kiln-bench -- --fanout --runs $${RUNS:-3}
+
+# Memory model: measure peaks (native heap + linear memory under spin up) on
+# the corpus and synthetic sizes, refit, regenerate
+# crates/core/src/estimate/calibration.rs (docs/memory-model.md).
+calibrate: build
+	cargo run --release --locked -p kiln-bench --bin kiln-calibrate -- $${CALIBRATE_ARGS:-}
 
 clean:
 	cargo clean
