@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kiln's Spin components for wasm32-wasip2, one cargo invocation per
 # component so each .wasm links only its own encoder's features.
-# Usage: scripts/build-components.sh [webp|avif|jpeg|thumbnail|manifest]...  (default: all)
+# Usage: scripts/build-components.sh [webp|avif|jpeg|all|thumbnail|manifest]...  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,12 +18,12 @@ export CFLAGS_wasm32_wasip2="--target=wasm32-wasip2 --sysroot=$sysroot -msimd128
 export WASI_SYSROOT="$sysroot"
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(webp avif jpeg thumbnail manifest)
+[ ${#components[@]} -gt 0 ] || components=(webp avif jpeg all thumbnail manifest)
 for c in "${components[@]}"; do
   case "$c" in
     thumbnail) pkg=kiln-thumbnail ;;
     manifest) pkg=kiln-manifest ;;
-    webp|avif|jpeg) pkg="kiln-convert-$c" ;;
+    webp|avif|jpeg|all) pkg="kiln-convert-$c" ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac
   echo "==> building $pkg (wasm32-wasip2, release)"

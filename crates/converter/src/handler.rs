@@ -14,7 +14,7 @@ use spin_sdk::http::{IncomingRequest, Method, Response};
 use std::time::{Duration, Instant};
 
 /// Largest JSON body accepted in storage mode.
-const MAX_JSON_BYTES: u64 = 64 * 1024;
+pub(crate) const MAX_JSON_BYTES: u64 = 64 * 1024;
 
 /// What distinguishes one converter component from another.
 pub struct Converter {
@@ -38,8 +38,8 @@ pub async fn serve(req: IncomingRequest, converter: &Converter) -> Response {
 
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
-struct StorageJob {
-    key: String,
+pub(crate) struct StorageJob {
+    pub(crate) key: String,
 }
 
 /// What the request asks for, checked before its body is read.

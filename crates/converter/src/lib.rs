@@ -8,12 +8,17 @@
 //! Configuration comes from Spin variables ([`config`]); errors leave as JSON
 //! with the right status ([`api::ApiError`]).
 //!
+//! [`combined`] is the decode-once alternative: one request converts a
+//! stored original into every format.
+//!
 //! Each component's own `lib.rs` only names its format and builds its
 //! encoder (a [`Converter`]).
 
 pub mod api;
 pub mod body;
+pub mod combined;
 pub mod config;
+pub mod formats;
 pub mod handler;
 pub mod params;
 pub mod storage;

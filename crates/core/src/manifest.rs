@@ -53,6 +53,50 @@ pub struct Variant {
     pub ms: f64,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The converter's own stage durations in ms (`fetch`, `decode`,
+    /// `encode`, `store`, ...) and `chaining`: the part of `ms` spent outside
+    /// the converter (instantiation and service chaining).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub stages: BTreeMap<String, f64>,
+    /// The converter instance's linear-memory peak in bytes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub linear_memory: Option<u64>,
+}
+
+impl Variant {
+    /// A variant that could not be made, and why.
+    pub fn failed(format: &str, ms: f64, error: String) -> Variant {
+        Variant {
+            format: format.to_string(),
+            status: "failed".into(),
+            url: None,
+            mime_type: None,
+            size: None,
+            width: None,
+            height: None,
+            ms,
+            error: Some(error),
+            stages: BTreeMap::new(),
+            linear_memory: None,
+        }
+    }
+
+    /// A made variant from a converter's JSON description of it.
+    pub fn done(format: &str, ms: f64, v: &serde_json::Value) -> Variant {
+        Variant {
+            format: format.to_string(),
+            status: "done".into(),
+            url: v["url"].as_str().map(String::from),
+            mime_type: v["mime_type"].as_str().map(String::from),
+            size: v["size"].as_u64(),
+            width: v["width"].as_u64().map(|n| n as u32),
+            height: v["height"].as_u64().map(|n| n as u32),
+            ms,
+            error: None,
+            stages: BTreeMap::new(),
+            linear_memory: v["linear_memory"].as_u64(),
+        }
+    }
 }
 
 impl Manifest {
@@ -72,17 +116,7 @@ mod tests {
     use super::*;
 
     fn variant(status: &str) -> Variant {
-        Variant {
-            format: "webp".into(),
-            status: status.into(),
-            url: None,
-            mime_type: None,
-            size: None,
-            width: None,
-            height: None,
-            ms: 1.0,
-            error: None,
-        }
+        Variant { status: status.into(), ..Variant::failed("webp", 1.0, "x".into()) }
     }
 
     #[test]

@@ -70,9 +70,7 @@ pub async fn finish(config: &Config, upload: &Upload) {
         }
     }
     let _ = record::save_progress(&manifest);
-    let t = Instant::now();
-    manifest.variants = fanout::convert_all(&key, &config.auth_token).await;
-    manifest.timings.insert("fan_out".into(), ms(t));
+    fanout::convert_into(&mut manifest, &key, &config.auth_token).await;
     manifest.timings.insert("total".into(), ms(started));
     manifest.status = Manifest::summarize(&manifest.variants).to_string();
     if let Err(e) = record::save(&storage, &key, &manifest).await {

@@ -119,9 +119,7 @@ async fn process_one(config: &Config, event: &ObjectEvent) -> Result<(), ApiErro
     }
     manifest.timings.insert("fetch_original".into(), ms(t));
     record::save_progress(&manifest)?;
-    let t = Instant::now();
-    manifest.variants = fanout::convert_all(&event.key, &config.auth_token).await;
-    manifest.timings.insert("fan_out".into(), ms(t));
+    fanout::convert_into(&mut manifest, &event.key, &config.auth_token).await;
     manifest.timings.insert("total".into(), ms(started));
     manifest.status = Manifest::summarize(&manifest.variants).to_string();
     record::save(&storage, &event.key, &manifest).await

@@ -63,9 +63,7 @@ pub async fn post_image(req: IncomingRequest) -> Result<Response, ApiError> {
     drop(body);
     manifest.timings.insert("store_original".to_string(), ms(t));
     record::save_progress(&manifest)?;
-    let t = Instant::now();
-    manifest.variants = fanout::convert_all(&key, &config.auth_token).await;
-    manifest.timings.insert("fan_out".to_string(), ms(t));
+    fanout::convert_into(&mut manifest, &key, &config.auth_token).await;
     manifest.timings.insert("total".to_string(), ms(started));
     manifest.status = Manifest::summarize(&manifest.variants).to_string();
     record::save(&storage, &key, &manifest).await?;

@@ -1,0 +1,81 @@
+//! End to end: the decode-once design. With `conversion_mode = "combined"`
+//! the manifest makes one chained request to `convert-all`, which fetches
+//! and decodes the original once and encodes every format; the manifest
+//! and the variants look as in split mode, with the shared stages recorded
+//! once. Also the split mode's per-variant stages and memory peaks.
+
+use kiln_e2e::images::verify;
+use kiln_e2e::{corpus, Stack};
+
+/// The per-format components' limit (`spin up --max-instance-memory`).
+const INSTANCE_MEMORY: u64 = 128 << 20;
+
+#[test]
+fn combined_mode_decodes_once_and_keeps_every_variant() {
+    let s = Stack::start_with("combined", &[("SPIN_VARIABLE_CONVERSION_MODE", "combined")]);
+    let photo = std::fs::read(corpus().join("features/exif-orientation-6.jpg")).unwrap();
+    let reply = s.post("/v1/images?filename=rotated.jpg", "image/jpeg", &photo, Some(&s.token));
+    assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
+    let manifest = reply.json();
+    assert_eq!(manifest["status"], "done", "{manifest:#}");
+    let variants = manifest["variants"].as_array().unwrap();
+    let formats: Vec<&str> = variants.iter().map(|v| v["format"].as_str().unwrap()).collect();
+    assert_eq!(formats, ["webp", "avif", "jpeg", "thumbnail"]);
+    for v in variants {
+        let served = s.get_url(v["url"].as_str().unwrap());
+        assert_eq!(served.status, 200, "{v}");
+        let (w, h) = verify(&served.body, v["mime_type"].as_str().unwrap()).unwrap();
+        // Stored 1000x1600 with orientation 6: displayed landscape.
+        assert!(w > h, "{} not rotated: {w}x{h}", v["format"]);
+        for stage in ["encode", "store"] {
+            assert!(v["stages"][stage].as_f64().is_some(), "{v} lacks stage {stage}");
+        }
+        let memory = v["linear_memory"].as_u64().expect("linear memory reported");
+        assert!(memory > 1 << 20 && memory <= INSTANCE_MEMORY, "{memory}");
+    }
+    // Shared stages are recorded once, on the upload.
+    for stage in ["fetch", "decode", "resize", "chaining", "converter_total", "fan_out"] {
+        assert!(manifest["timings"][stage].as_f64().is_some(), "timings lack {stage}: {:#}", manifest["timings"]);
+    }
+}
+
+#[test]
+fn combined_converter_checks_its_requests() {
+    let s = Stack::start("combined-errors");
+    let post = |content_type: &str, body: &[u8], token: Option<&str>| s.post("/v1/convert/all", content_type, body, token);
+    assert_eq!(post("application/json", br#"{"key":"originals/a/b.jpg"}"#, None).status, 401);
+    let reply = post("image/jpeg", b"\xff\xd8\xff", Some(&s.token));
+    assert_eq!((reply.status, reply.json()["error"].as_str()), (415, Some("unsupported_media_type")));
+    let reply = post("application/json", br#"{"key":"originals/none/missing.jpg"}"#, Some(&s.token));
+    assert_eq!(reply.status, 404, "{}", String::from_utf8_lossy(&reply.body));
+
+    // A stored original converts into every format in one call.
+    let photo = std::fs::read(corpus().join("photos/path-2560x1600.jpg")).unwrap();
+    s.put_object("originals/c0/path.jpg", &photo);
+    let reply = post("application/json", br#"{"key":"originals/c0/path.jpg"}"#, Some(&s.token));
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let timing = reply.header("server-timing").unwrap().to_string();
+    for stage in ["fetch;", "decode;", "webp-encode;", "avif-store;", "thumbnail-encode;", "total;"] {
+        assert!(timing.contains(stage), "{timing} lacks {stage}");
+    }
+    let body = reply.json();
+    let sizes: Vec<u64> = body["variants"].as_array().unwrap().iter().map(|v| v["width"].as_u64().unwrap()).collect();
+    assert_eq!(sizes, [2048, 2048, 2048, 256]);
+}
+
+#[test]
+fn split_mode_reports_each_converters_stages() {
+    let s = Stack::start("split-stages");
+    let photo = std::fs::read(corpus().join("photos/path-2560x1600.jpg")).unwrap();
+    let manifest = s.post("/v1/images", "image/jpeg", &photo, Some(&s.token)).json();
+    assert_eq!(manifest["status"], "done", "{manifest:#}");
+    for v in manifest["variants"].as_array().unwrap() {
+        let stages = &v["stages"];
+        for stage in ["fetch", "decode", "resize", "encode", "store", "total", "chaining"] {
+            assert!(stages[stage].as_f64().is_some(), "{v} lacks stage {stage}");
+        }
+        let inside = stages["total"].as_f64().unwrap() + stages["chaining"].as_f64().unwrap();
+        assert!((inside - v["ms"].as_f64().unwrap()).abs() < 0.5, "{v}");
+        assert!(v["linear_memory"].as_u64().is_some_and(|m| m <= INSTANCE_MEMORY), "{v}");
+    }
+}
