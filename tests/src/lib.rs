@@ -16,8 +16,8 @@ use std::time::Duration;
 /// Hosted Spin's per-instance memory: every e2e run uses it.
 pub const MAX_INSTANCE_MEMORY: u64 = 128 * 1024 * 1024;
 pub const BUCKET: &str = "kiln";
-const ACCESS_KEY: &str = "kiln-e2e";
-const SECRET_KEY: &str = "kiln-e2e-secret";
+pub const ACCESS_KEY: &str = "kiln-e2e";
+pub const SECRET_KEY: &str = "kiln-e2e-secret";
 
 /// The repository root.
 pub fn repo_root() -> PathBuf {
@@ -80,7 +80,7 @@ impl Stack {
         let api = format!("http://127.0.0.1:{port}");
         let token = format!("e2e-token-{}", std::process::id());
         // The store notifies kiln's event route of every new original.
-        let (store, s3) = start_store(&root, &dir, &format!("{api}/v1/events"), &token);
+        let (store, s3) = start_store(&root, &dir, Some((&format!("{api}/v1/events"), &token)));
         let log = std::fs::File::create(dir.join("spin.log")).unwrap();
         let mut cmd = Command::new(spin_binary(&root));
         cmd.args(["up", "--from"])
@@ -229,7 +229,44 @@ fn into_reply(mut resp: ureq::http::Response<ureq::Body>) -> Reply {
     Reply { status, headers, body }
 }
 
-fn start_store(root: &Path, dir: &Path, notify_url: &str, notify_token: &str) -> (Guard, String) {
+/// A running kiln-store alone (no Spin), for tools that only need the
+/// bucket, such as the offload baseline. Killed when dropped.
+pub struct Store {
+    /// `http://127.0.0.1:PORT`
+    pub url: String,
+    pub dir: PathBuf,
+    pub bucket: &'static str,
+    pub access_key: &'static str,
+    pub secret_key: &'static str,
+    agent: ureq::Agent,
+    _guard: Guard,
+}
+
+impl Store {
+    /// Starts kiln-store with fresh state in a temp folder, without notifications.
+    pub fn start(name: &str) -> Store {
+        let dir = std::env::temp_dir().join(format!("kiln-store-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let (guard, url) = start_store(&repo_root(), &dir, None);
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        Store { url, dir, bucket: BUCKET, access_key: ACCESS_KEY, secret_key: SECRET_KEY, agent, _guard: guard }
+    }
+
+    /// GETs an object with the store's credentials.
+    pub fn get_object(&self, key: &str) -> Reply {
+        let bucket = Bucket::new(self.url.parse().unwrap(), UrlStyle::Path, BUCKET, "us-east-1").unwrap();
+        let url = bucket.get_object(Some(&Credentials::new(ACCESS_KEY, SECRET_KEY)), key).sign(Duration::from_secs(60));
+        self.get_url(url.as_str())
+    }
+
+    /// An anonymous GET (e.g. of a public variant URL).
+    pub fn get_url(&self, url: &str) -> Reply {
+        into_reply(self.agent.get(url).call().expect("GET failed"))
+    }
+}
+
+fn start_store(root: &Path, dir: &Path, notify: Option<(&str, &str)>) -> (Guard, String) {
     let bin = ["release", "debug"]
         .iter()
         .map(|p| root.join("target").join(p).join("kiln-store"))
@@ -240,9 +277,11 @@ fn start_store(root: &Path, dir: &Path, notify_url: &str, notify_token: &str) ->
     let log_path = dir.join("store.log");
     let mut cmd = Command::new(bin);
     cmd.args(["--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--bucket", BUCKET])
-        .args(["--notify-url", notify_url, "--notify-token", notify_token, "--notify-prefix", "originals/"])
         .arg("--root")
         .arg(dir.join("store"));
+    if let Some((notify_url, notify_token)) = notify {
+        cmd.args(["--notify-url", notify_url, "--notify-token", notify_token, "--notify-prefix", "originals/"]);
+    }
     let (guard, url) = Guard::spawn_reading_url(cmd, log_path, "kiln-store listening on ");
     (guard, url)
 }
