@@ -147,7 +147,7 @@ mod tests {
     use crate::report::prices::Cite;
 
     fn faas() -> Faas {
-        Faas { label: "f".into(), gb_second: 0.00001, request: 0.0000002, memory_mib: 128.0, billing_increment_ms: 1.0, cite: Cite::default() }
+        Faas { label: "f".into(), gb_second: 0.00001, request: 0.0000002, memory_mib: 128.0, billing_increment_ms: 1.0, full_vcpu_mib: None, cite: Cite::default() }
     }
     fn store() -> ObjectStore {
         ObjectStore { label: "s".into(), put: 0.000005, get: 0.0000004, other: 0.000005, cite: Cite::default() }

@@ -32,6 +32,9 @@ pub struct VmRow {
 pub struct InputCosts<'a> {
     pub input: &'a Input,
     pub faas: Vec<(String, Usage, FaasCost)>,
+    /// The same usage billed at the memory that buys one full vCPU: what the
+    /// measured times (taken on a full core) cost on a CPU-for-memory FaaS.
+    pub faas_cpu: Vec<(String, Usage, FaasCost)>,
     pub machine: Option<MachineTimes>,
     pub vm: Vec<VmRow>,
     /// Uploads per month one always-on machine can take.
@@ -77,7 +80,14 @@ pub fn input_costs<'a>(study: &Study, input: &'a Input, prices: &Prices) -> Inpu
             let c = cost::faas_per_upload(&u, f, t, s, x);
             (p, u, c)
         })
-        .collect();
+        .collect::<Vec<_>>();
+    let faas_cpu = match f.full_vcpu_mib {
+        Some(mib) => {
+            let full = super::prices::Faas { memory_mib: mib, ..f.clone() };
+            faas.iter().map(|(p, u, _)| (format!("{p} @ {} MiB", fmt_count(mib)), *u, cost::faas_per_upload(u, &full, t, s, x))).collect()
+        }
+        None => Vec::new(),
+    };
     let machine = machine_times(study, &input.name, prices);
     let mut vm = Vec::new();
     if let Some(m) = machine {
@@ -91,13 +101,18 @@ pub fn input_costs<'a>(study: &Study, input: &'a Input, prices: &Prices) -> Inpu
     let a = prices.always_on();
     let capacity = machine
         .map(|m| cost::capacity_per_machine(m.work_s, a.vcpus, study.machine.cores, a.month_hours * 3600.0));
-    InputCosts { input, faas, machine, vm, capacity }
+    InputCosts { input, faas, faas_cpu, machine, vm, capacity }
 }
 
 impl InputCosts<'_> {
     /// The plain design's FaaS cost (kiln-oneshot), else the first measured.
     pub fn faas_reference(&self) -> Option<&(String, Usage, FaasCost)> {
         self.faas.iter().find(|(p, _, _)| p == "kiln-oneshot").or(self.faas.first())
+    }
+
+    /// The plain design billed at one full vCPU, when prices.toml gives it.
+    pub fn faas_cpu_reference(&self) -> Option<&(String, Usage, FaasCost)> {
+        self.faas_cpu.iter().find(|(p, _, _)| p.starts_with("kiln-oneshot ")).or(self.faas_cpu.first())
     }
 
     pub fn cheapest_faas(&self) -> Option<&(String, Usage, FaasCost)> {
@@ -124,8 +139,9 @@ pub fn decades(prices: &Prices) -> Vec<f64> {
 /// The per-upload cost table of one input.
 pub fn cost_table(c: &InputCosts, prices: &Prices) -> String {
     let mut rows = Vec::new();
-    let mib = prices.faas().memory_mib;
-    for (p, u, f) in &c.faas {
+    let cpu_mib = prices.faas().full_vcpu_mib.unwrap_or(f64::NAN);
+    let lists = [(&c.faas, prices.faas().memory_mib), (&c.faas_cpu, cpu_mib)];
+    for (p, u, f, mib) in lists.iter().flat_map(|(l, mib)| l.iter().map(move |(p, u, f)| (p, u, f, *mib))) {
         let detail = format!(
             "{} invocations {}, API {}, {:.2} s billed at {mib:.0} MiB {}, {} PUT + {} GET + {} other {}, {} moved {}",
             u.invocations, fmt_usd(f.requests), fmt_usd(f.trigger), u.billed_s, fmt_usd(f.compute),
@@ -152,7 +168,7 @@ pub fn rate_table(c: &InputCosts, prices: &Prices) -> String {
     let mut headers = strings(&["model \\ uploads per month"]);
     headers.extend(rates.iter().map(|r| fmt_count(*r)));
     let mut rows = Vec::new();
-    for (p, _, f) in &c.faas {
+    for (p, _, f) in c.faas.iter().chain(&c.faas_cpu) {
         let mut row = vec![format!("FaaS, {p}")];
         row.extend(rates.iter().map(|_| fmt_usd(f.total() * 1000.0)));
         rows.push(row);
@@ -163,7 +179,7 @@ pub fn rate_table(c: &InputCosts, prices: &Prices) -> String {
         rows.push(row);
     }
     if c.machine.is_some() {
-        let mut row = vec![format!("always on, {} (machines)", prices.always_on().label)];
+        let mut row = vec![format!("{} (machines)", prices.always_on().label)];
         for &u in &rates {
             let a = c.always_on_at(prices, u).expect("machine times present");
             row.push(format!("{} ({})", fmt_usd(a.per_upload * 1000.0), a.machines));
@@ -178,7 +194,8 @@ pub fn plot_series(c: &InputCosts, prices: &Prices) -> Vec<Series> {
     let (lo, hi) = (prices.scenario.rate_min.log10(), prices.scenario.rate_max.log10());
     let xs: Vec<f64> = (0..=240).map(|i| 10f64.powf(lo + (hi - lo) * f64::from(i) / 240.0)).collect();
     let flat = |label: String, y: f64| Series { label, points: xs.iter().map(|&x| (x, y)).collect() };
-    let mut out: Vec<Series> = c.faas.iter().map(|(p, _, f)| flat(format!("FaaS {p}"), f.total() * 1000.0)).collect();
+    let mut out: Vec<Series> =
+        c.faas.iter().chain(&c.faas_cpu).map(|(p, _, f)| flat(format!("FaaS {p}"), f.total() * 1000.0)).collect();
     let first_vm = prices.scenario.vm.first();
     let on_first_vm = c.vm.iter().filter(|r| Some(&r.vm) == first_vm);
     let mut boots: Vec<&VmRow> = on_first_vm.collect();
@@ -194,7 +211,7 @@ pub fn plot_series(c: &InputCosts, prices: &Prices) -> Vec<Series> {
     }
     if c.machine.is_some() {
         let pts = xs.iter().filter_map(|&x| c.always_on_at(prices, x).map(|a| (x, a.per_upload * 1000.0))).collect();
-        out.push(Series { label: format!("always on, {}", prices.always_on().label), points: pts });
+        out.push(Series { label: prices.always_on().label.clone(), points: pts });
     }
     out
 }
@@ -229,17 +246,17 @@ pub fn capacity_section(study: &Study, c: &InputCosts, prices: &Prices) -> Strin
         fmt_count(jobs), deadline
     );
     out += &table(&headers, &rows);
-    if let (Some(m), Some((p, _, _))) = (c.machine, c.faas_reference()) {
-        if let Some(t) = study.timing(&c.input.name, p, "upload", "total") {
-            let base = m.start_s + m.work_s + m.teardown_s;
-            out += "\nLatency a boot adds to one upload (a VM per conversion):\n\n";
-            for (_, b) in prices.boots() {
-                out += &format!(
-                    "- {} s boot ({}): the variants are ready after {:.1} s instead of {:.2} s on a warm machine \
-                     ({} the machine's conversion time) and {:.2} s on {p}.\n",
-                    b.seconds, b.label, b.seconds + base, base, fmt_ratio((b.seconds + base) / base), t.median / 1000.0
-                );
-            }
+    if let (Some(m), Some((p, _, _))) = (c.machine, c.faas_reference())
+        && let Some(t) = study.timing(&c.input.name, p, "upload", "total")
+    {
+        let base = m.start_s + m.work_s + m.teardown_s;
+        out += "\nLatency a boot adds to one upload (a VM per conversion):\n\n";
+        for (_, b) in prices.boots() {
+            out += &format!(
+                "- {} s boot ({}): the variants are ready after {:.1} s instead of {:.2} s on a warm machine \
+                 ({} the machine's conversion time) and {:.2} s on {p}.\n",
+                b.seconds, b.label, b.seconds + base, base, fmt_ratio((b.seconds + base) / base), t.median / 1000.0
+            );
         }
     }
     out
@@ -248,40 +265,57 @@ pub fn capacity_section(study: &Study, c: &InputCosts, prices: &Prices) -> Strin
 /// Plain-language conclusion for one input, every number computed.
 pub fn conclusion(c: &InputCosts, prices: &Prices) -> String {
     let Some((fp, _, f)) = c.faas_reference() else { return String::new() };
-    let a = prices.always_on();
     let mut out = format!("**{} ({}).** ", c.input.class, c.input.name);
-    out += &format!("FaaS ({fp}) costs {} per 1,000 uploads at any rate. ", fmt_usd(f.total() * 1000.0));
+    out += &format!(
+        "FaaS ({fp}, billed at {} MiB) costs {} per 1,000 uploads at any rate",
+        prices.faas().memory_mib, fmt_usd(f.total() * 1000.0)
+    );
+    if let Some((cp, _, cf)) = c.faas_cpu_reference() {
+        out += &format!("; billed as {cp}, the memory that buys the full core the times were measured on, {}", fmt_usd(cf.total() * 1000.0));
+    }
+    out += ". ";
     if let Some((cp, _, cf)) = c.cheapest_faas().filter(|(p, _, _)| p != fp) {
         out += &format!("The {cp} design costs {} ({} of it). ", fmt_usd(cf.total() * 1000.0), fmt_ratio(cf.total() / f.total()));
     }
-    if let (Some(lo), Some(hi)) = (
-        c.vm.iter().min_by(|x, y| x.cost.total().total_cmp(&y.cost.total())),
-        c.vm.iter().max_by(|x, y| x.cost.total().total_cmp(&y.cost.total())),
-    ) {
-        out += &format!(
-            "A VM per conversion costs {}–{} per 1,000 ({}–{} FaaS), because the boot ({}–{} s) and minimum billing \
-             dwarf the work; it never wins. ",
-            fmt_usd(lo.cost.total() * 1000.0), fmt_usd(hi.cost.total() * 1000.0),
-            fmt_ratio(lo.cost.total() / f.total()), fmt_ratio(hi.cost.total() / f.total()),
-            lo.boot_s, hi.boot_s
-        );
-    }
-    match (c.break_even(prices, f.total()), c.capacity, c.machine) {
-        (Some(u), Some(cap), Some(m)) => {
-            let full = a.usd_per_month / cap + m.storage_usd;
-            out += &format!(
-                "An always-on {} wins above **{} uploads per month** (≈{:.1} per hour); at its capacity of {} uploads \
-                 per month it costs {} per 1,000, {} cheaper than FaaS.",
-                a.label, fmt_count(u), u / a.month_hours, fmt_count(cap), fmt_usd(full * 1000.0), fmt_ratio(f.total() / full)
-            );
-        }
-        (None, Some(cap), Some(_)) => {
-            out += &format!(
-                "An always-on {} never beats FaaS here: even full ({} uploads per month) it costs more per upload.",
-                a.label, fmt_count(cap)
-            );
-        }
-        _ => out += "No machine-offload timing was measured, so machines are not compared.",
+    out += &vm_sentence(c, f.total());
+    out += &always_on_sentence(c, prices, fp, f.total());
+    if let Some((cp, _, cf)) = c.faas_cpu_reference() {
+        out += " ";
+        out += &always_on_sentence(c, prices, cp, cf.total());
     }
     out
+}
+
+fn vm_sentence(c: &InputCosts, faas: f64) -> String {
+    let by_cost = |x: &&VmRow, y: &&VmRow| x.cost.total().total_cmp(&y.cost.total());
+    let (Some(lo), Some(hi)) = (c.vm.iter().min_by(by_cost), c.vm.iter().max_by(by_cost)) else { return String::new() };
+    let wins = c.vm.iter().filter(|r| r.cost.total() < faas).count();
+    let verdict = if wins == 0 {
+        "more than FaaS with every boot figure: the boot and the minimum billing dwarf the work".to_string()
+    } else {
+        format!("less than FaaS in {wins} of {} (VM, boot) cases", c.vm.len())
+    };
+    format!(
+        "A VM per conversion costs {}–{} per 1,000 ({}–{} FaaS; boots {}–{} s), {verdict}. ",
+        fmt_usd(lo.cost.total() * 1000.0), fmt_usd(hi.cost.total() * 1000.0),
+        fmt_ratio(lo.cost.total() / faas), fmt_ratio(hi.cost.total() / faas), lo.boot_s, hi.boot_s
+    )
+}
+
+fn always_on_sentence(c: &InputCosts, prices: &Prices, faas_label: &str, faas: f64) -> String {
+    let a = prices.always_on();
+    let (Some(cap), Some(m)) = (c.capacity, c.machine) else {
+        return "No machine-offload timing was measured, so machines are not compared.".into();
+    };
+    let full = a.usd_per_month / cap + m.storage_usd;
+    match c.break_even(prices, faas) {
+        Some(u) => format!(
+            "Against FaaS {faas_label}, an always-on {} wins above **{} uploads per month** (≈{} per hour); at its capacity of {} uploads per month it costs {} per 1,000, {} cheaper.",
+            a.label, fmt_count(u), fmt_count(u / a.month_hours), fmt_count(cap), fmt_usd(full * 1000.0), fmt_ratio(faas / full)
+        ),
+        None => format!(
+            "Against FaaS {faas_label}, an always-on {} never wins: even full ({} uploads per month) it costs {} per 1,000, {} FaaS.",
+            a.label, fmt_count(cap), fmt_usd(full * 1000.0), fmt_ratio(full / faas)
+        ),
+    }
 }

@@ -127,7 +127,8 @@ pub fn decode_once_table(study: &Study, input: &str, billed_s: impl Fn(&str) -> 
     let (a, b) = ("kiln-oneshot", "kiln-combined");
     let up = |p: &str| study.timing(input, p, "upload", "total").map(|s| s.median);
     let req = |p: &str, f: fn(&super::results::Requests) -> f64| study.requests(input, p).map(f);
-    let metrics: Vec<(&str, Option<f64>, Option<f64>, fn(f64) -> String)> = vec![
+    type Metric<'a> = (&'a str, Option<f64>, Option<f64>, fn(f64) -> String);
+    let metrics: Vec<Metric> = vec![
         ("upload wall time, ms", up(a), up(b), fmt_ms),
         ("decode, summed over variants, ms", stage_sum(study, input, a, "decode"), stage_sum(study, input, b, "decode"), fmt_ms),
         ("fetch, summed over variants, ms", stage_sum(study, input, a, "fetch"), stage_sum(study, input, b, "fetch"), fmt_ms),

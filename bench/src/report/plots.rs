@@ -37,7 +37,7 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
         return Ok(false);
     }
     let e = err(out);
-    let root = SVGBackend::new(out, (1200, 300 * variants.len() as u32)).into_drawing_area();
+    let root = SVGBackend::new(out, (1200, 340 * variants.len() as u32)).into_drawing_area();
     root.fill(&WHITE).map_err(|x| e(x.to_string()))?;
     let panels = root.split_evenly((variants.len(), 1));
     for (k, (panel, variant)) in panels.iter().zip(&variants).enumerate() {
@@ -61,7 +61,8 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
             .y_desc("ms")
             .draw()
             .map_err(|x| e(x.to_string()))?;
-        for (si, stage) in stages.iter().enumerate() {
+        let unsplit = "total (not split into stages)".to_string();
+        for (si, stage) in stages.iter().chain([&unsplit]).enumerate() {
             let rects: Vec<_> = bars
                 .iter()
                 .enumerate()
@@ -84,7 +85,8 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
         if k == 0 {
             chart
                 .configure_series_labels()
-                .position(SeriesLabelPosition::UpperLeft)
+                .position(SeriesLabelPosition::UpperRight)
+                .label_font(("sans-serif", 10))
                 .background_style(WHITE.mix(0.85))
                 .border_style(BLACK)
                 .draw()
@@ -95,7 +97,8 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
     Ok(true)
 }
 
-/// Per path: (stage index, bottom, top) segments of the stacked bar.
+/// Per path: (stage index, bottom, top) segments of the stacked bar; a path
+/// that reported only its total gets one segment with index `stages.len()`.
 fn stacked(study: &Study, input: &str, variant: &str, paths: &[String], stages: &[String]) -> Vec<Vec<(usize, f64, f64)>> {
     paths
         .iter()
@@ -107,6 +110,11 @@ fn stacked(study: &Study, input: &str, variant: &str, paths: &[String], stages: 
                     segs.push((si, y, y + t.median));
                     y += t.median;
                 }
+            }
+            if segs.is_empty()
+                && let Some(t) = study.timing(input, p, variant, "total")
+            {
+                segs.push((stages.len(), 0.0, t.median));
             }
             segs
         })

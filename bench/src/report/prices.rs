@@ -66,6 +66,10 @@ pub struct Faas {
     pub memory_mib: f64,
     /// Duration is rounded up to this many ms per invocation.
     pub billing_increment_ms: f64,
+    /// Memory at which the platform grants one full vCPU (CPU scales with
+    /// memory); the report also prices the measured time at this size.
+    #[serde(default)]
+    pub full_vcpu_mib: Option<f64>,
     #[serde(flatten)]
     pub cite: Cite,
 }
