@@ -197,12 +197,16 @@ Per upload, then per 1,000 uploads, for each size class:\n\n\
 - **FaaS** ({}): request fee × function invocations + {} × client requests + GB-s at {} MiB for the billed wall time of \
 every invocation (the orchestrator is billed while it waits for the converters: a glue cost) + object-store requests \
 ({}) + bytes moved between functions and storage × {}/GB ({}).\n\
+- **FaaS at one full vCPU**: the same usage billed at {} MiB, the memory at which the FaaS grants a whole vCPU. \
+The times were measured on a full core, and a CPU-for-memory platform at {} MiB would run them proportionally slower \
+while billing the same GB-s, so this line is what the measured CPU time costs there.\n\
 - **VM per conversion** (the uplodr shape): per-second price × (published boot + measured worker start + measured \
 work + teardown), rounded to the billing increment, at least the minimum billed time, plus the machine's object-store requests.\n\
 - **Always-on machine** ({}): its monthly price spread over the month's uploads; when the uploads exceed what one machine \
 can convert in a month (month ÷ measured `offload` work time, scaled by its vCPUs ÷ the measuring machine's cores — \
 an assumption of linear scaling), another machine is added.\n\n",
-        f.label, p.trigger().label, f.memory_mib, p.object_store().label, fmt_usd(p.transfer().per_gb), p.transfer().label, p.always_on().label
+        f.label, p.trigger().label, f.memory_mib, p.object_store().label, fmt_usd(p.transfer().per_gb), p.transfer().label,
+        f.full_vcpu_mib.map(markdown::fmt_count).unwrap_or_else(|| "—".into()), f.memory_mib, p.always_on().label
     )
 }
 
