@@ -1,5 +1,5 @@
 # kiln — the two commands a fresh machine needs are `make up` and `make test`.
-.PHONY: setup build up test bench calibrate clean
+.PHONY: setup build up test bench calibrate study study-quick clean
 
 setup:
 	scripts/setup.sh
@@ -32,3 +32,14 @@ calibrate: build
 clean:
 	cargo clean
 	rm -rf .kiln .spin
+
+# The glue-cost study: kiln (spin up) vs the machine-offload baseline, the
+# native core and libvips/cwebp/avifenc/cjpeg, per stage; then the cost
+# model and docs/glue-costs.md. STUDY_ARGS=--quick takes a few minutes.
+study: build
+	scripts/setup.sh --study
+	cargo build --release --locked -p kiln-offload -p kiln-bench
+	cargo run --release --locked -p kiln-bench --bin kiln-study -- $${STUDY_ARGS:-}
+
+study-quick:
+	$(MAKE) study STUDY_ARGS=--quick

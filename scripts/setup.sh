@@ -4,6 +4,9 @@
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
 # and tus-js-client (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end test with an unmodified tus client.
+# With --study, also the reference tools the glue-cost study compares kiln
+# with (`make study`): libvips-tools (vips, vipsthumbnail), webp (cwebp),
+# libjpeg-turbo-progs (cjpeg); avifenc comes with libavif-bin.
 # Idempotent; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -15,6 +18,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
 fi
 
 packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin)
+if [ "${1:-}" = "--study" ]; then
+  packages+=(libvips-tools webp libjpeg-turbo-progs)
+fi
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
