@@ -14,7 +14,7 @@ use crate::timing::parse_server_timing;
 use anyhow::Context;
 use serde::Serialize;
 use std::io::{BufRead, BufReader, Read};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::{mpsc, Arc, Mutex};
 use std::thread::JoinHandle;
@@ -82,6 +82,16 @@ pub struct DriveError {
     pub message: String,
     /// The worker's stderr, last bytes.
     pub stderr: String,
+}
+
+/// The newest `kiln-offload-worker` built under `target_dir` (`release` or
+/// `debug`), as the e2e harness finds kiln-store.
+pub fn find_worker_bin(target_dir: &Path) -> Option<PathBuf> {
+    ["release", "debug"]
+        .iter()
+        .map(|profile| target_dir.join(profile).join("kiln-offload-worker"))
+        .filter(|p| p.is_file())
+        .max_by_key(|p| p.metadata().and_then(|m| m.modified()).ok())
 }
 
 /// A running worker process, killed and reaped when dropped.

@@ -26,6 +26,7 @@ use std::io::Write;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tonic::metadata::{MetadataMap, MetadataValue};
+use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
 
 /// `kiln-offload-worker`: converts one upload per process lifetime, uplodr-style.
@@ -55,32 +56,32 @@ pub struct Args {
     #[arg(long, env = "KILN_OFFLOAD_PUBLIC_BASE_URL")]
     pub public_base_url: Option<String>,
     /// Attempts per object-store request (exponential backoff from 100 ms).
-    #[arg(long, default_value_t = 4)]
+    #[arg(long, env = "KILN_OFFLOAD_STORAGE_ATTEMPTS", default_value_t = 4)]
     pub storage_attempts: u32,
     /// Largest gRPC message accepted or sent, in bytes.
-    #[arg(long, default_value_t = crate::DEFAULT_MAX_MESSAGE_BYTES)]
+    #[arg(long, env = "KILN_OFFLOAD_MAX_MESSAGE_BYTES", default_value_t = crate::DEFAULT_MAX_MESSAGE_BYTES)]
     pub max_message_bytes: usize,
     /// Limits checked before decoding (kiln's defaults).
-    #[arg(long, default_value_t = kiln_core::limits::DEFAULT_MAX_INPUT_BYTES)]
+    #[arg(long, env = "KILN_OFFLOAD_MAX_INPUT_BYTES", default_value_t = kiln_core::limits::DEFAULT_MAX_INPUT_BYTES)]
     pub max_input_bytes: u64,
-    #[arg(long, default_value_t = kiln_core::limits::DEFAULT_MAX_PIXELS)]
+    #[arg(long, env = "KILN_OFFLOAD_MAX_PIXELS", default_value_t = kiln_core::limits::DEFAULT_MAX_PIXELS)]
     pub max_pixels: u64,
-    #[arg(long, default_value_t = kiln_core::limits::DEFAULT_MAX_MEMORY_BYTES)]
+    #[arg(long, env = "KILN_OFFLOAD_MAX_MEMORY_BYTES", default_value_t = kiln_core::limits::DEFAULT_MAX_MEMORY_BYTES)]
     pub max_memory_bytes: u64,
     /// Variant sizes and encoder settings (kiln's spin.toml defaults).
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, env = "KILN_OFFLOAD_VARIANT_MAX_SIDE", default_value_t = 2048)]
     pub variant_max_side: u32,
-    #[arg(long, default_value_t = 2048)]
+    #[arg(long, env = "KILN_OFFLOAD_AVIF_MAX_SIDE", default_value_t = 2048)]
     pub avif_max_side: u32,
-    #[arg(long, default_value_t = 256)]
+    #[arg(long, env = "KILN_OFFLOAD_THUMBNAIL_MAX_SIDE", default_value_t = 256)]
     pub thumbnail_max_side: u32,
-    #[arg(long, default_value_t = 80.0)]
+    #[arg(long, env = "KILN_OFFLOAD_WEBP_QUALITY", default_value_t = 80.0)]
     pub webp_quality: f32,
-    #[arg(long, default_value_t = 82.0)]
+    #[arg(long, env = "KILN_OFFLOAD_JPEG_QUALITY", default_value_t = 82.0)]
     pub jpeg_quality: f32,
-    #[arg(long, default_value_t = 60.0)]
+    #[arg(long, env = "KILN_OFFLOAD_AVIF_QUALITY", default_value_t = 60.0)]
     pub avif_quality: f32,
-    #[arg(long, default_value_t = 10)]
+    #[arg(long, env = "KILN_OFFLOAD_AVIF_SPEED", default_value_t = 10)]
     pub avif_speed: u8,
 }
 
@@ -320,9 +321,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let server = ImageServer::new(service)
         .max_decoding_message_size(args.max_message_bytes)
         .max_encoding_message_size(args.max_message_bytes);
+    // Without TCP_NODELAY, Nagle + delayed ACK add ~40 ms to the first Ping.
     let serve = tonic::transport::Server::builder()
         .add_service(server)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
+        .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)));
     tokio::select! {
         served = serve => served.context("gRPC server")?,
         () = tokio::time::sleep(Duration::from_secs(args.lifetime)) => {

@@ -111,21 +111,28 @@ fn upload_without_the_right_token_is_unauthenticated_and_stores_nothing() {
 }
 
 #[test]
-fn corrupt_inputs_are_invalid_arguments_and_the_worker_is_torn_down() {
+fn refused_inputs_fail_with_a_clear_status_and_the_worker_is_torn_down() {
     let store = Store::start("offload-corrupt");
     let opts = options(&store);
-    let cases = [("hostile/truncated.jpg", "truncated.jpg", "corrupt image"), ("hostile/random.bin", "random.jpg", "not an image kiln reads")];
-    for (file, name, wanted) in cases {
+    let invalid = tonic::Code::InvalidArgument;
+    let pixel_limit = format!("the limit is {} pixels", kiln_core::limits::DEFAULT_MAX_PIXELS);
+    let cases = [
+        ("hostile/truncated.jpg", "truncated.jpg", invalid, "corrupt image"),
+        ("hostile/random.bin", "random.jpg", invalid, "not an image kiln reads"),
+        ("hostile/claims-100000x100000.png", "claims.png", tonic::Code::ResourceExhausted, pixel_limit.as_str()),
+    ];
+    for (file, name, code, wanted) in cases {
         let err = drive(&opts, name, "corrupt", read(file)).expect_err(file);
         let failure = err.downcast_ref::<DriveError>().unwrap_or_else(|| panic!("{file}: not a DriveError: {err:#}"));
         assert_eq!(failure.stage, Stage::Upload, "{failure}");
-        assert_eq!(failure.code, Some(tonic::Code::InvalidArgument), "{failure}");
+        assert_eq!(failure.code, Some(code), "{failure}");
         assert!(failure.message.contains(wanted), "{file}: {failure}");
         assert_gone(failure.worker_pid.expect("pid"));
     }
     // Refused from the header alone: nothing stored. (A truncated JPEG has a
     // valid header; it fails while decoding, after the original is stored.)
     assert_eq!(store.get_object("originals/corrupt/random.jpg").status, 404);
+    assert_eq!(store.get_object("originals/corrupt/claims.png").status, 404);
     assert_eq!(store.get_object("originals/corrupt/truncated.jpg").status, 200);
     assert_eq!(store.get_object(&variant_key("originals/corrupt/truncated.jpg", "webp", "webp")).status, 404);
     let empty = drive(&opts, "empty.jpg", "corrupt", Vec::new()).expect_err("empty");
@@ -152,4 +159,13 @@ fn a_worker_that_never_listens_is_a_spawn_error() {
     let opts = DriveOptions { worker_bin: PathBuf::from("/bin/false"), ..options(&store) };
     let err = drive(&opts, "x.jpg", "f", vec![1]).expect_err("/bin/false cannot be a worker");
     assert_eq!(err.downcast_ref::<DriveError>().map(|e| e.stage), Some(Stage::Spawn), "{err:#}");
+}
+
+#[test]
+fn the_built_worker_is_found_in_the_target_folder() {
+    let built = Path::new(env!("CARGO_BIN_EXE_kiln-offload-worker"));
+    let target = built.parent().unwrap().parent().unwrap();
+    let found = kiln_offload::driver::find_worker_bin(target).expect("a worker under target/");
+    assert!(found.ends_with("kiln-offload-worker") && found.is_file(), "{}", found.display());
+    assert_eq!(kiln_offload::driver::find_worker_bin(&target.join("no-such-dir")), None);
 }
