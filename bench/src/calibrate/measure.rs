@@ -33,14 +33,24 @@ pub fn unlimited() -> Limits {
     Limits { max_input_bytes: u64::MAX, max_memory_bytes: u64::MAX, ..Limits::default() }
 }
 
+/// Whether the default limits make `output` decode `bytes` at a smaller
+/// JPEG scale than without limits (the plan's fallback): such conversions
+/// are measured a second time, as production runs them.
+pub fn falls_back(bytes: &[u8], output: &Output) -> bool {
+    let scale = |limits| {
+        plan(bytes, &ConvertOptions { max_long_side: output.max_long_side, limits }, output.encoder.as_ref()).ok().map(|p| p.1.jpeg_scale)
+    };
+    matches!((scale(unlimited()), scale(Limits::default())), (Some(a), Some(b)) if a != b)
+}
+
 /// Spin variables that lift the same limits in the components (hosted
 /// Spin's 128 MiB instance limit stays: a conversion above it traps).
 pub const SPIN_UNLIMITED: &[(&str, &str)] =
     &[("SPIN_VARIABLE_MAX_MEMORY_BYTES", "100000000000"), ("SPIN_VARIABLE_MAX_INPUT_BYTES", "100000000000")];
 
-/// The row for `bytes` → `output`, everything but the measurement.
-pub fn planned_row(input: &Input, bytes: &[u8], output: &Output) -> Result<Row> {
-    let options = ConvertOptions { max_long_side: output.max_long_side, limits: unlimited() };
+/// The row for `bytes` → `output` under `limits`, all but the measurement.
+pub fn planned_row(input: &Input, bytes: &[u8], output: &Output, limits: Limits) -> Result<Row> {
+    let options = ConvertOptions { max_long_side: output.max_long_side, limits };
     let (info, plan, memory) = plan(bytes, &options, output.encoder.as_ref()).with_context(|| input.name.clone())?;
     let f = features(&info, &plan);
     Ok(Row {
@@ -65,9 +75,9 @@ pub fn planned_row(input: &Input, bytes: &[u8], output: &Output) -> Result<Row> 
 }
 
 /// The native heap peak of converting `bytes` (input buffer included).
-pub fn native(input: &Input, bytes: Vec<u8>, output: &Output) -> Result<Row> {
-    let mut row = planned_row(input, &bytes, output)?;
-    let options = ConvertOptions { max_long_side: output.max_long_side, limits: unlimited() };
+pub fn native(input: &Input, bytes: Vec<u8>, output: &Output, limits: Limits) -> Result<Row> {
+    let mut row = planned_row(input, &bytes, output, limits)?;
+    let options = ConvertOptions { max_long_side: output.max_long_side, limits };
     let len = bytes.len();
     let (result, peak) = peak_of(len, || convert(bytes, &options, output.encoder.as_ref()));
     result.with_context(|| format!("{} -> {}", input.name, row.output))?;
@@ -76,10 +86,11 @@ pub fn native(input: &Input, bytes: Vec<u8>, output: &Output) -> Result<Row> {
     Ok(row)
 }
 
-/// The component's linear-memory peak for `bytes` under `stack` (status
-/// and no peak when the request fails, e.g. traps at 128 MiB).
-pub fn linear(stack: &Stack, input: &Input, bytes: &[u8], output: &Output) -> Result<Row> {
-    let mut row = planned_row(input, bytes, output)?;
+/// The component's linear-memory peak for `bytes` under `stack`, whose
+/// components run with `limits` (status and no peak when the request
+/// fails, e.g. traps at 128 MiB).
+pub fn linear(stack: &Stack, input: &Input, bytes: &[u8], output: &Output, limits: Limits) -> Result<Row> {
+    let mut row = planned_row(input, bytes, output, limits)?;
     let reply = stack.convert(output.route, bytes);
     row.kind = LINEAR.into();
     row.status = reply.status;

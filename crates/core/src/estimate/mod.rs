@@ -1,11 +1,11 @@
 //! Peak-memory estimate computed from the header alone, before decoding.
 //!
 //! The limit uses a **calibrated linear model** per output format
-//! (docs/memory-model.md): `peak ≈ input + Σ a_class·source + c·target + b`,
-//! where `source` is the bytes of the pixel buffers the decoder must hold
-//! (decoded pixels after shrink-on-load × bytes per pixel, plus a
-//! progressive JPEG's full-size coefficients) and `target` the resized
-//! image's bytes. The coefficients in [`calibration`] are fitted by
+//! (docs/memory-model.md): `peak ≈ max(input + a_class·source + b_class,
+//! c·target + b_e)`, where `source` is the bytes of the pixel buffers the
+//! decoder must hold (decoded pixels after shrink-on-load × bytes per
+//! pixel, plus a progressive JPEG's full-size coefficients) and `target`
+//! the resized image's bytes. The coefficients in [`calibration`] are fitted by
 //! `kiln-calibrate` on peaks measured on the corpus and synthetic sizes,
 //! with the intercept raised so no calibration point is above the line.
 //! The hand-written [`phases`] model explains a refusal phase by phase and
@@ -61,25 +61,40 @@ pub struct Plan {
 }
 
 /// Inputs whose decoders hold memory differently get their own slope.
+/// Alpha is its own class: RGBA images take a premultiplied copy to resize.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InputClass {
     JpegBaseline,
     JpegProgressive,
     Png,
+    PngAlpha,
     Gif,
     Webp,
+    WebpAlpha,
 }
 
+/// How many input classes there are.
+pub const CLASSES: usize = 7;
+
 impl InputClass {
-    pub const ALL: [InputClass; 5] =
-        [InputClass::JpegBaseline, InputClass::JpegProgressive, InputClass::Png, InputClass::Gif, InputClass::Webp];
+    pub const ALL: [InputClass; CLASSES] = [
+        InputClass::JpegBaseline,
+        InputClass::JpegProgressive,
+        InputClass::Png,
+        InputClass::PngAlpha,
+        InputClass::Gif,
+        InputClass::Webp,
+        InputClass::WebpAlpha,
+    ];
 
     pub fn of(info: &ImageInfo) -> InputClass {
         match info.format {
             InputFormat::Jpeg if info.jpeg.as_ref().is_some_and(|f| f.progressive) => InputClass::JpegProgressive,
             InputFormat::Jpeg => InputClass::JpegBaseline,
+            InputFormat::Png if info.has_alpha => InputClass::PngAlpha,
             InputFormat::Png => InputClass::Png,
             InputFormat::Gif => InputClass::Gif,
+            InputFormat::Webp if info.has_alpha => InputClass::WebpAlpha,
             InputFormat::Webp => InputClass::Webp,
         }
     }
@@ -89,7 +104,7 @@ impl InputClass {
     }
 
     pub fn name(self) -> &'static str {
-        ["jpeg-baseline", "jpeg-progressive", "png", "gif", "webp"][self.index()]
+        ["jpeg-baseline", "jpeg-progressive", "png", "png-alpha", "gif", "webp", "webp-alpha"][self.index()]
     }
 }
 
@@ -119,30 +134,43 @@ pub fn features(info: &ImageInfo, plan: &Plan) -> Features {
     }
 }
 
-/// One output format's fitted coefficients (see [`calibration`]).
+/// One output format's fitted coefficients (see [`calibration`]): the peak
+/// is the larger of a decode line per input class (input, decoder buffers)
+/// and an encode line (the resized image and the encoder's state), as the
+/// conversion frees its input before it encodes.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Model {
     pub output: &'static str,
     /// Bytes per input byte (not fitted: see docs/memory-model.md).
     pub per_input_byte: f64,
-    /// Bytes per source byte, by [`InputClass::index`].
-    pub per_source_byte: [f64; 5],
+    /// Bytes per source byte and the decode line's intercept, by
+    /// [`InputClass::index`].
+    pub per_source_byte: [f64; CLASSES],
+    pub decode_intercept: [f64; CLASSES],
     pub per_target_byte: f64,
-    pub intercept: f64,
+    pub encode_intercept: f64,
     /// Largest source bytes calibrated per class (0 = class not calibrated)
     /// and largest target bytes: beyond them the phase model is a floor.
-    pub max_source_bytes: [u64; 5],
+    pub max_source_bytes: [u64; CLASSES],
     pub max_target_bytes: u64,
 }
 
 impl Model {
+    /// The decode line's bytes for `f`.
+    pub fn decode_line(&self, f: &Features) -> f64 {
+        self.per_input_byte * f.input_bytes as f64
+            + self.per_source_byte[f.class.index()] * f.source_bytes as f64
+            + self.decode_intercept[f.class.index()]
+    }
+
+    /// The encode line's bytes for `f`.
+    pub fn encode_line(&self, f: &Features) -> f64 {
+        self.per_target_byte * f.target_bytes as f64 + self.encode_intercept
+    }
+
     /// The model's peak for `f`, in bytes (rounded up).
     pub fn predict(&self, f: &Features) -> u64 {
-        let bytes = self.per_input_byte * f.input_bytes as f64
-            + self.per_source_byte[f.class.index()] * f.source_bytes as f64
-            + self.per_target_byte * f.target_bytes as f64
-            + self.intercept;
-        bytes.max(0.0).ceil() as u64
+        self.decode_line(f).max(self.encode_line(f)).max(0.0).ceil() as u64
     }
 
     /// Whether `f` lies inside the range the model was calibrated on.
@@ -183,10 +211,11 @@ mod tests {
         Model {
             output: "test",
             per_input_byte: 1.0,
-            per_source_byte: [2.0, 3.0, 0.0, 0.0, 0.0],
-            per_target_byte: 1.5,
-            intercept: 4.0 * MIB as f64,
-            max_source_bytes: [100 * MIB, 100 * MIB, 0, 0, 0],
+            per_source_byte: [2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            decode_intercept: [4.0 * MIB as f64, 4.0 * MIB as f64, 0.0, 0.0, 0.0, 0.0, 0.0],
+            per_target_byte: 5.0,
+            encode_intercept: 6.0 * MIB as f64,
+            max_source_bytes: [100 * MIB, 100 * MIB, 0, 0, 0, 0, 0],
             max_target_bytes: 20 * MIB,
         }
     }
@@ -196,11 +225,13 @@ mod tests {
     }
 
     #[test]
-    fn predicts_the_line_inside_the_calibrated_range() {
+    fn predicts_the_larger_line_inside_the_calibrated_range() {
         let m = model();
-        // 1 + 2·10 + 1.5·2 + 4 = 28 MiB, whatever the phase model says.
-        assert_eq!(m.peak(&f(InputClass::JpegBaseline, 10), 500 * MIB), 28 * MIB);
-        assert_eq!(m.peak(&f(InputClass::JpegProgressive, 10), 0), 38 * MIB);
+        // decode 1 + 2·10 + 4 = 25 MiB, encode 5·2 + 6 = 16 MiB; the phase model is ignored.
+        assert_eq!(m.peak(&f(InputClass::JpegBaseline, 10), 500 * MIB), 25 * MIB);
+        assert_eq!(m.peak(&f(InputClass::JpegProgressive, 10), 0), 35 * MIB);
+        // decode 1 + 2·2 + 4 = 9 MiB: the encode line's 16 MiB wins.
+        assert_eq!(m.peak(&f(InputClass::JpegBaseline, 2), 0), 16 * MIB);
     }
 
     #[test]
@@ -208,7 +239,7 @@ mod tests {
         let m = model();
         // Beyond the largest calibrated source, and an uncalibrated class.
         assert_eq!(m.peak(&f(InputClass::JpegBaseline, 200), 900 * MIB), 900 * MIB);
-        assert_eq!(m.peak(&f(InputClass::JpegBaseline, 200), 0), 408 * MIB);
+        assert_eq!(m.peak(&f(InputClass::JpegBaseline, 200), 0), 405 * MIB);
         assert_eq!(m.peak(&f(InputClass::Gif, 1), 70 * MIB), 70 * MIB);
     }
 }
