@@ -1,6 +1,7 @@
 //! kiln-bench as a library: the modules behind its binaries — `report` (the
 //! glue-cost report, `kiln-report`) and `calibrate` (the memory model,
-//! `kiln-calibrate`).
+//! `kiln-calibrate`) and `study` (the glue-cost measurements, `kiln-study`).
 
 pub mod calibrate;
 pub mod report;
+pub mod study;

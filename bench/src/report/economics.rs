@@ -221,29 +221,43 @@ pub fn capacity_section(study: &Study, c: &InputCosts, prices: &Prices) -> Strin
     let s = &prices.scenario;
     let (jobs, deadline) = (s.burst_jobs, s.burst_deadline_s);
     let mut rows = Vec::new();
-    let mut add = |what: String, t: f64| {
+    // FaaS instances boot no VM (their start is the measured `instantiate`),
+    // so only machines get the boot columns.
+    let mut add = |what: String, t: f64, boots: bool| {
         let warm = cost::workers(jobs, t, deadline);
         let mut row = vec![what, format!("{:.2}", t), format!("{}", warm.ceil())];
         for (_, b) in prices.boots() {
             let cold = cost::workers_after_boot(jobs, t, deadline, b.seconds);
-            row.push(cold.map(|w| format!("{}", w.ceil())).unwrap_or_else(|| "impossible".into()));
+            let cell = if boots { cold.map(|w| format!("{}", w.ceil())).unwrap_or_else(|| "impossible".into()) } else { "—".into() };
+            row.push(cell);
         }
         rows.push(row);
     };
     for path in ["kiln-oneshot", "kiln-combined", "kiln-tus"] {
         if let Some(t) = study.timing(&c.input.name, path, "upload", "total") {
-            add(format!("FaaS instances, {path} (upload wall time)"), t.median / 1000.0);
+            add(format!("FaaS instances, {path} (upload wall time)"), t.median / 1000.0, false);
         }
     }
     if let Some(m) = c.machine {
-        add("machines, offload worker (start + work + teardown)".into(), m.start_s + m.work_s + m.teardown_s);
+        add("machines, offload worker (start + work + teardown)".into(), m.start_s + m.work_s + m.teardown_s, true);
     }
+    let instantiate: Vec<f64> = ["webp", "avif", "jpeg", "thumbnail"]
+        .iter()
+        .filter_map(|v| study.timing(&c.input.name, "kiln-direct", v, "instantiate").map(|s| s.median))
+        .collect();
     let mut headers = vec!["worker".to_string(), "time per upload, s".into(), "workers, already warm".into()];
     headers.extend(prices.boots().iter().map(|(_, b)| format!("booting {} s first", b.seconds)));
     let mut out = format!(
         "Burst: **{} uploads within {} s** (prices.toml `[scenario]`). workers = jobs × time / deadline; \
-         a worker that must boot first has only deadline − boot left.\n\n",
-        fmt_count(jobs), deadline
+         a worker that must boot first has only deadline − boot left. FaaS instances boot no VM (—): \
+         a Spin instance starts with the request{}.\n\n",
+        fmt_count(jobs),
+        deadline,
+        if instantiate.is_empty() {
+            String::new()
+        } else {
+            format!(" (a trivial request to a component, instantiation included, took {:.1} ms here)", instantiate.iter().sum::<f64>() / instantiate.len() as f64)
+        }
     );
     out += &table(&headers, &rows);
     if let (Some(m), Some((p, _, _))) = (c.machine, c.faas_reference())

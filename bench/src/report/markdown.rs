@@ -113,9 +113,11 @@ pub fn ratio_table(study: &Study, input: &str, reference: &str) -> Option<String
     (!rows.is_empty()).then(|| table(&headers, &rows))
 }
 
-/// Sum over the four variants of one stage's median, if any was measured.
+/// Sum over the four variants of one stage's median, plus the upload's own
+/// (the combined design records its shared fetch, decode and chaining once,
+/// on the upload), if any was measured.
 fn stage_sum(study: &Study, input: &str, path: &str, stage: &str) -> Option<f64> {
-    let v: Vec<f64> = ["webp", "avif", "jpeg", "thumbnail"]
+    let v: Vec<f64> = ["webp", "avif", "jpeg", "thumbnail", "upload"]
         .iter()
         .filter_map(|var| study.timing(input, path, var, stage).map(|s| s.median))
         .collect();

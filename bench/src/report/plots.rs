@@ -31,7 +31,7 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
     let variants = study.variants_of(input);
     let paths = study.paths_of(input);
     let stages: Vec<String> = order_stages(
-        study.timings.iter().filter(|t| t.input == input && t.stage != "total").map(|t| t.stage.clone()),
+        study.timings.iter().filter(|t| t.input == input && is_leaf(&t.variant, &t.stage)).map(|t| t.stage.clone()),
     );
     if variants.is_empty() || stages.is_empty() {
         return Ok(false);
@@ -44,7 +44,7 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
         let bars = stacked(study, input, variant, &paths, &stages);
         let ymax = bars.iter().map(|b| b.iter().map(|(_, _, y1)| *y1).fold(0.0, f64::max)).fold(1.0, f64::max);
         let mut chart = ChartBuilder::on(panel)
-            .caption(format!("{input} — {variant}: median ms per stage (total not stacked)"), ("sans-serif", 16))
+            .caption(format!("{input} — {variant}: median ms per stage (summaries not stacked)"), ("sans-serif", 16))
             .margin(8)
             .x_label_area_size(28)
             .y_label_area_size(60)
@@ -97,6 +97,16 @@ pub fn stage_breakdown(study: &Study, input: &str, out: &Path) -> Result<bool, P
     Ok(true)
 }
 
+/// Stages that add up along an upload's or a variant's time line. Summaries
+/// (`total`, `fan_out` within a variant, `wall`, `roundtrip`, `convert`,
+/// `converter_total`, `decode_resize` where decode and resize exist) and
+/// side measurements (`queueing`, `instantiate`) are left out of the bars.
+fn is_leaf(variant: &str, stage: &str) -> bool {
+    const UPLOAD: &[&str] = &["dispatch", "spawn", "ready", "store_original", "assemble_server_side", "assemble_streamed", "fan_out", "upload", "teardown"];
+    const VARIANT: &[&str] = &["fetch", "probe", "decode", "resize", "decode_resize", "encode", "store", "chaining"];
+    if variant == "upload" { UPLOAD.contains(&stage) } else { VARIANT.contains(&stage) }
+}
+
 /// Per path: (stage index, bottom, top) segments of the stacked bar; a path
 /// that reported only its total gets one segment with index `stages.len()`.
 fn stacked(study: &Study, input: &str, variant: &str, paths: &[String], stages: &[String]) -> Vec<Vec<(usize, f64, f64)>> {
@@ -105,7 +115,11 @@ fn stacked(study: &Study, input: &str, variant: &str, paths: &[String], stages: 
         .map(|p| {
             let mut y = 0.0;
             let mut segs = Vec::new();
+            let split_decode = study.timing(input, p, variant, "decode").is_some();
             for (si, s) in stages.iter().enumerate() {
+                if !is_leaf(variant, s) || (s == "decode_resize" && split_decode) {
+                    continue;
+                }
                 if let Some(t) = study.timing(input, p, variant, s) {
                     segs.push((si, y, y + t.median));
                     y += t.median;
