@@ -1,7 +1,11 @@
 //! Child processes for the harness: free ports, readiness polling, and a
-//! guard that kills the child (and shows its log) when dropped.
+//! guard that kills the child (and shows its log) when dropped. Each child
+//! leads its own process group and the whole group is killed: `spin up`
+//! runs the app in a `spin trigger http` child of its own, which would
+//! otherwise outlive it.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +19,7 @@ static CHILDREN: Mutex<Vec<u32>> = Mutex::new(Vec::new());
 extern "C" fn kill_remaining_children() {
     if let Ok(children) = CHILDREN.lock() {
         for &pid in children.iter() {
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            kill_group(pid);
         }
     }
 }
@@ -26,6 +30,12 @@ fn track(child: &Child) {
         libc::atexit(kill_remaining_children);
     });
     CHILDREN.lock().unwrap().push(child.id());
+}
+
+/// SIGKILLs the process group `pid` leads (see [`Guard::spawn`]).
+fn kill_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals that process group only.
+    unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
 }
 
 pub fn free_port() -> u16 {
@@ -40,7 +50,7 @@ pub struct Guard {
 
 impl Guard {
     pub fn spawn(mut cmd: Command, log: PathBuf) -> Guard {
-        let child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let child = cmd.process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         track(&child);
         Guard { child, log }
     }
@@ -49,7 +59,7 @@ impl Guard {
     /// starting with `prefix` appears, with the rest of that line.
     pub fn spawn_reading_url(mut cmd: Command, log: PathBuf, prefix: &str) -> (Guard, String) {
         cmd.stdout(Stdio::piped()).stderr(Stdio::from(std::fs::File::create(log.with_extension("err")).unwrap()));
-        let mut child = cmd.spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
+        let mut child = cmd.process_group(0).spawn().unwrap_or_else(|e| panic!("cannot start {cmd:?}: {e}"));
         track(&child);
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
@@ -84,6 +94,7 @@ impl Guard {
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        kill_group(self.child.id());
         let _ = self.child.kill();
         let _ = self.child.wait();
         let id = self.child.id();
