@@ -20,6 +20,9 @@ pub const INSTANCE_LIMIT: u64 = 128 << 20;
 /// Target bytes must vary by this fraction of their maximum to be fitted.
 const MIN_TARGET_SPREAD: f64 = 0.25;
 
+/// One regressor: its value at a point.
+type Column = Box<dyn Fn(&Point) -> f64>;
+
 /// One measured conversion as the fit sees it.
 #[derive(Debug, Clone)]
 pub struct Point {
@@ -164,7 +167,7 @@ fn fit_lines(points: &[Point], decode: &[bool]) -> Result<Lines> {
         if distinct(&d, |p| Some(p.f.source_bytes)) < 2 {
             continue;
         }
-        let column: Box<dyn Fn(&Point) -> f64> = Box::new(|p: &Point| p.f.source_bytes as f64);
+        let column: Column = Box::new(|p: &Point| p.f.source_bytes as f64);
         let (slopes, b) = nonnegative_least_squares(&d, vec![column], |p| p.y as f64 - p.f.input_bytes as f64)?;
         let c = class.index();
         (lines.per_source[c], lines.decode_intercept[c], lines.fitted[c]) = (slopes[0], b, true);
@@ -173,7 +176,7 @@ fn fit_lines(points: &[Point], decode: &[bool]) -> Result<Lines> {
     if !e.is_empty() {
         let targets: Vec<f64> = e.iter().map(|p| p.f.target_bytes as f64).collect();
         let (lo, hi) = (targets.iter().cloned().fold(f64::INFINITY, f64::min), targets.iter().cloned().fold(0.0, f64::max));
-        let columns: Vec<Box<dyn Fn(&Point) -> f64>> =
+        let columns: Vec<Column> =
             if hi - lo >= MIN_TARGET_SPREAD * hi { vec![Box::new(|p: &Point| p.f.target_bytes as f64)] } else { vec![] };
         let (slopes, b) = nonnegative_least_squares(&e, columns, |p| p.y as f64)?;
         lines.per_target = slopes.first().copied().unwrap_or(0.0);
@@ -246,7 +249,7 @@ fn points_trapped(rows: &[Row], output: &str, kind: &str) -> Result<Vec<Point>> 
 
 /// Least squares of `z` on `columns` plus an intercept, refitted without
 /// any column whose slope comes out negative. Returns (slopes, intercept).
-fn nonnegative_least_squares(points: &[&Point], mut columns: Vec<Box<dyn Fn(&Point) -> f64>>, z: impl Fn(&Point) -> f64) -> Result<(Vec<f64>, f64)> {
+fn nonnegative_least_squares(points: &[&Point], mut columns: Vec<Column>, z: impl Fn(&Point) -> f64) -> Result<(Vec<f64>, f64)> {
     let n = columns.len();
     let mut kept: Vec<usize> = (0..n).collect();
     loop {
@@ -301,12 +304,11 @@ fn solve(mut a: Vec<Vec<f64>>) -> Result<Vec<f64>> {
         let pivot = (col..k).max_by(|&i, &j| a[i][col].abs().total_cmp(&a[j][col].abs())).unwrap();
         ensure!(a[pivot][col].abs() > 1e-9, "singular normal equations (collinear variables)");
         a.swap(col, pivot);
-        for r in 0..k {
-            if r != col {
-                let factor = a[r][col] / a[col][col];
-                for c in col..=k {
-                    a[r][c] -= factor * a[col][c];
-                }
+        let pivot_row = a[col].clone();
+        for (_, row) in a.iter_mut().enumerate().filter(|(r, _)| *r != col) {
+            let factor = row[col] / pivot_row[col];
+            for (x, p) in row[col..].iter_mut().zip(&pivot_row[col..]) {
+                *x -= factor * p;
             }
         }
     }
