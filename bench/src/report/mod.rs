@@ -4,6 +4,7 @@
 
 pub mod cost;
 pub mod economics;
+pub mod latency;
 pub mod markdown;
 pub mod plots;
 pub mod prices;
@@ -37,14 +38,37 @@ pub fn generate(results: &Path, prices: &Path, out_md: &Path, plots_dir: &Path) 
         md += &cost_section(&study, c, &prices, plots_dir, &link_base)?;
     }
     md += "## Conclusion\n\n";
-    for c in &costs {
+    for (input, c) in inputs.iter().zip(&costs) {
+        md += &latency::conclusion(&study, input, &prices);
+        md += "\n\n";
         md += &economics::conclusion(c, &prices);
         md += "\n\n";
     }
+    md += &caveats();
     if let Some(dir) = out_md.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(out_md, md).with_context(|| format!("writing {}", out_md.display()))
+}
+
+/// What the numbers do not say, in words (not figures).
+fn caveats() -> String {
+    "## Caveats\n\n\
+- One machine with few cores runs everything: Spin, the four converters of a split upload, kiln-store and the \
+  offload worker's four threads share its cores, so the split design's converters queue behind each other \
+  (see `queueing`, and `store`/`fetch` stretched by waiting for a core). On a host with a core per instance, \
+  the split design's wall time approaches its slowest format; the billed time does not change.\n\
+- `vips` writes AVIF through libheif + libaom (`effort=0`), not rav1e: its AVIF row compares encoders, not glue. \
+  `tools` uses `avifenc -c rav1e` at ravif's quantizer for the same quality, reading a PNG of the resized image; \
+  `cwebp` and `cjpeg` read a PPM. Their `encode` includes reading that file.\n\
+- The FaaS price is AWS Lambda arm64 as a proxy: hosted Spin publishes no price. Lambda bills a 128 MiB \
+  function a fraction of a vCPU, so the same work would run longer there; the \"@ 1,769 MiB\" lines price the \
+  measured times at one full vCPU.\n\
+- The offload baseline measures a process cold start, not a VM boot; boots are the cited figures from \
+  bench/prices.toml. The worker keeps uplodr's shape: one thread per variant, each decoding the original.\n\
+- S3 request counts for the kiln paths follow the code paths (one-shot: original, four variants and \
+  manifest.json PUT, one GET per converter; tus adds a PUT per chunk, the multipart calls and a DELETE per chunk).\n\n"
+        .to_string()
 }
 
 /// How the Markdown file refers to the plots directory.
