@@ -6,7 +6,8 @@
 # end-to-end test with an unmodified tus client.
 # With --study, also the reference tools the glue-cost study compares kiln
 # with (`make study`): libvips-tools (vips, vipsthumbnail), webp (cwebp),
-# libjpeg-turbo-progs (cjpeg); avifenc comes with libavif-bin.
+# libjpeg-turbo-progs (cjpeg), and GNU time, which reads each process' peak
+# RSS; avifenc comes with libavif-bin.
 # Idempotent; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -19,7 +20,7 @@ fi
 
 packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin)
 if [ "${1:-}" = "--study" ]; then
-  packages+=(libvips-tools webp libjpeg-turbo-progs)
+  packages+=(libvips-tools webp libjpeg-turbo-progs time)
 fi
 missing=()
 for p in "${packages[@]}"; do

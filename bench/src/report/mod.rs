@@ -57,7 +57,9 @@ fn caveats() -> String {
 - One machine with few cores runs everything: Spin, the four converters of a split upload, kiln-store and the \
   offload worker's four threads share its cores, so the split design's converters queue behind each other \
   (see `queueing`, and `store`/`fetch` stretched by waiting for a core). On a host with a core per instance, \
-  the split design's wall time approaches its slowest format; the billed time does not change.\n\
+  the split design's wall time approaches its slowest format; the billed time does not change. Spin does not \
+  preempt a CPU-bound guest: `TOKIO_WORKER_THREADS` above the core count removes most of the queueing \
+  (docs/benchmarks.md, fan-out study).\n\
 - `vips` writes AVIF through libheif + libaom (`effort=0`), not rav1e: its AVIF row compares encoders, not glue. \
   `tools` uses `avifenc -c rav1e` at ravif's quantizer for the same quality, reading a PNG of the resized image; \
   `cwebp` and `cjpeg` read a PPM. Their `encode` includes reading that file.\n\

@@ -98,6 +98,9 @@ fn check_tools() -> Result<()> {
         let found = Command::new(tool).arg("--help").stdin(std::process::Stdio::null()).output().is_ok();
         ensure!(found, "{tool} not found: `scripts/setup.sh --study` installs the reference tools (libvips-tools, webp, libavif-bin, libjpeg-turbo-progs)");
     }
+    if !Path::new("/usr/bin/time").exists() {
+        anyhow::bail!("/usr/bin/time (GNU time) not found: `scripts/setup.sh --study` installs it (Debian package time)");
+    }
     Ok(())
 }
 

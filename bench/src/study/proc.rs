@@ -1,6 +1,9 @@
-//! Running a command and reading its peak RSS: the study's native paths,
-//! the reference tools and the offload worker are measured as processes,
-//! with `wait4`'s resource usage of exactly that child.
+//! Running a command and reading its peak RSS: the study's native paths
+//! and the reference tools are measured as processes, each under GNU
+//! `/usr/bin/time -f %M`. Not with our own `wait4`: Linux carries the peak
+//! RSS of the address space a child was forked from across `exec`, so a
+//! child of this (large) process would report at least our own RSS; `time`
+//! is a small process to fork from.
 
 use anyhow::{bail, Context, Result};
 use std::process::{Command, Stdio};
@@ -13,9 +16,20 @@ pub struct Finished {
     pub peak_rss_bytes: u64,
 }
 
-/// Runs `cmd` to completion; fails with its stderr on a non-zero exit.
-pub fn run(mut cmd: Command) -> Result<Finished> {
+/// Runs `cmd` to completion under `/usr/bin/time`; fails with its stderr
+/// on a non-zero exit.
+pub fn run(cmd: Command) -> Result<Finished> {
     let what = format!("{cmd:?}");
+    let rss_file = tempfile_path();
+    let mut timed = Command::new("/usr/bin/time");
+    timed.args(["-f", "%M", "-o"]).arg(&rss_file).arg("--").arg(cmd.get_program()).args(cmd.get_args());
+    for (k, v) in cmd.get_envs() {
+        match v {
+            Some(v) => timed.env(k, v),
+            None => timed.env_remove(k),
+        };
+    }
+    let mut cmd = timed;
     let started = Instant::now();
     let mut child = cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().with_context(|| format!("starting {what}"))?;
     // Read both pipes on threads so a chatty child never blocks.
@@ -29,31 +43,24 @@ pub fn run(mut cmd: Command) -> Result<Finished> {
         let mut v = Vec::new();
         std::io::Read::read_to_end(&mut err, &mut v).map(|_| v)
     });
-    let (status, rusage) = wait4(child.id() as libc::pid_t).with_context(|| format!("waiting for {what}"))?;
+    let status = child.wait().with_context(|| format!("waiting for {what}"))?;
     let wall_ms = started.elapsed().as_secs_f64() * 1000.0;
     let stdout = out_reader.join().expect("reader").context("reading stdout")?;
     let stderr = err_reader.join().expect("reader").context("reading stderr")?;
-    if !(libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0) {
-        bail!("{what} failed (wait status {status}): {}", String::from_utf8_lossy(&stderr));
+    let report = std::fs::read_to_string(&rss_file).unwrap_or_default();
+    let _ = std::fs::remove_file(&rss_file);
+    if !status.success() {
+        bail!("{what} failed ({status}): {}{report}", String::from_utf8_lossy(&stderr));
     }
-    Ok(Finished { stdout, wall_ms, peak_rss_bytes: rusage.ru_maxrss as u64 * 1024 })
+    // GNU time writes the peak RSS in KiB as the file's last line.
+    let kib: u64 = report.lines().last().and_then(|l| l.trim().parse().ok()).with_context(|| format!("/usr/bin/time wrote {report:?}"))?;
+    Ok(Finished { stdout, wall_ms, peak_rss_bytes: kib * 1024 })
 }
 
-fn wait4(pid: libc::pid_t) -> std::io::Result<(i32, libc::rusage)> {
-    let mut status = 0;
-    // SAFETY: rusage is plain old data, fully written by wait4 on success.
-    let mut rusage: libc::rusage = unsafe { std::mem::zeroed() };
-    loop {
-        // SAFETY: valid pointers to locals; pid is our own child.
-        let r = unsafe { libc::wait4(pid, &mut status, 0, &mut rusage) };
-        if r == pid {
-            return Ok((status, rusage));
-        }
-        let e = std::io::Error::last_os_error();
-        if e.kind() != std::io::ErrorKind::Interrupted {
-            return Err(e);
-        }
-    }
+fn tempfile_path() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    std::env::temp_dir().join(format!("kiln-study-rss-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)))
 }
 
 /// First line of `cmd`'s output (stdout, else stderr), for version strings.

@@ -8,8 +8,10 @@ pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
 /// the 10 MiB request limit of hosted Spin; direct mode cannot).
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 40 * 1024 * 1024;
 /// Default cap on the estimated peak memory: hosted Spin gives 128 MiB per
-/// instance; keep 16 MiB for the module, stack and runtime.
-pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 112 * 1024 * 1024;
+/// instance. The estimate is calibrated on whole linear memory (module,
+/// stack and allocator slack included) with a 5 % margin, so 8 MiB of
+/// headroom is kept on top (docs/memory-model.md).
+pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 120 * 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
