@@ -92,8 +92,15 @@ fn header(study: &Study, results: &Path, prices: &Prices) -> String {
          and `bench/prices.toml` (checked {}). Regenerate the report alone with\n\
          > `cargo run --release -p kiln-bench --bin kiln-report -- --results bench/results/study.json --prices bench/prices.toml --out docs/glue-costs.md --plots docs/glue-costs/`.\n\
          > Every figure below comes from those two files.\n\n",
-        results.display(), study.generated, study.mode, study.runs, prices.meta.checked
+        shown(results), study.generated, study.mode, study.runs, prices.meta.checked
     )
+}
+
+/// `path` relative to the working directory when it lies below it (the
+/// report should not name the machine's checkout).
+fn shown(path: &Path) -> String {
+    let cwd = std::env::current_dir().unwrap_or_default();
+    path.strip_prefix(&cwd).unwrap_or(path).display().to_string()
 }
 
 fn method(study: &Study) -> String {
