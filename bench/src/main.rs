@@ -47,12 +47,9 @@ fn components() -> Vec<(&'static str, &'static str, u32, Box<dyn Encoder>)> {
 type Sample = [f64; 4];
 
 fn parse_server_timing(header: &str) -> Sample {
+    let stages: Vec<(String, f64)> = kiln_core::timing::durations(header).collect();
     let get = |name: &str| {
-        header
-            .split(", ")
-            .find_map(|part| part.strip_prefix(&format!("{name};dur=")))
-            .and_then(|v| v.parse().ok())
-            .unwrap_or_else(|| panic!("Server-Timing {header:?} lacks {name}"))
+        stages.iter().find(|(n, _)| n == name).map(|(_, ms)| *ms).unwrap_or_else(|| panic!("Server-Timing {header:?} lacks {name}"))
     };
     STAGES.map(get)
 }

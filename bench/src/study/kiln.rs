@@ -40,7 +40,7 @@ pub fn direct(stack: &Stack, r: &mut Results, input: &str, bytes: &[u8]) -> Resu
         let reply = stack.convert(&route(variant), bytes);
         let wall = ms(started);
         ensure!(reply.status == 200, "{variant}: {} {}", reply.status, String::from_utf8_lossy(&reply.body));
-        for (stage, v) in kiln_ingest_timing(reply.header("server-timing").unwrap_or("")) {
+        for (stage, v) in kiln_core::timing::durations(reply.header("server-timing").unwrap_or("")) {
             r.time(k, &stage, v);
         }
         r.time(k, "roundtrip", wall);
@@ -159,22 +159,11 @@ fn record_manifest(r: &mut Results, input: &str, path: &str, m: &Value, input_by
         s3_other: if path == "kiln-tus" { chunks } else { 0 },
         internal_bytes: input_bytes * (1 + converters as u64) + outputs + MANIFEST_BYTES,
         billed_function_ms: billed,
-        client_requests: if path == "kiln-tus" { 1 + chunks } else { 1 },
+        client_requests: Some(if path == "kiln-tus" { 1 + chunks } else { 1 }),
     });
     Ok(())
 }
 
 fn num(v: &Value) -> Result<f64> {
     v.as_f64().with_context(|| format!("expected a number, got {v}"))
-}
-
-/// `Server-Timing` → (stage, ms).
-fn kiln_ingest_timing(header: &str) -> Vec<(String, f64)> {
-    header
-        .split(',')
-        .filter_map(|entry| {
-            let (name, rest) = entry.trim().split_once(';')?;
-            Some((name.to_string(), rest.trim().strip_prefix("dur=")?.parse().ok()?))
-        })
-        .collect()
 }

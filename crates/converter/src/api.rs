@@ -73,11 +73,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 /// Formats `Server-Timing: name;dur=ms, ...` (milliseconds, 1 decimal).
 pub fn server_timing(stages: &[(&str, Duration)]) -> String {
-    stages
-        .iter()
-        .map(|(name, d)| format!("{name};dur={:.1}", d.as_secs_f64() * 1000.0))
-        .collect::<Vec<_>>()
-        .join(", ")
+    kiln_core::timing::format(stages.iter().copied(), 1)
 }
 
 /// Response header carrying [`linear_memory_bytes`].

@@ -27,6 +27,7 @@ pub mod pipeline;
 pub mod probe;
 pub mod resize;
 pub mod sniff;
+pub mod timing;
 pub mod tus;
 
 pub use error::KilnError;

@@ -117,25 +117,12 @@ async fn call(url: &str, key: &str, token: &str) -> (Result<serde_json::Value, S
         .build();
     match spin_sdk::http::send::<_, Response>(request).await {
         Ok(response) => {
-            let stages = response.header("server-timing").and_then(|h| h.as_str()).map(parse_server_timing).unwrap_or_default();
+            let header = response.header("server-timing").and_then(|h| h.as_str()).unwrap_or_default();
+            let stages = kiln_core::timing::durations(header).collect();
             (interpret(&response), stages)
         }
         Err(e) => (Err(format!("service chaining to {url} failed: {e}")), BTreeMap::new()),
     }
-}
-
-/// `name;dur=12.5, other;dur=3` → {name: 12.5, other: 3}; unparsable
-/// entries are skipped.
-pub fn parse_server_timing(header: &str) -> BTreeMap<String, f64> {
-    header
-        .split(',')
-        .filter_map(|entry| {
-            let mut parts = entry.trim().split(';');
-            let name = parts.next()?.trim();
-            let dur = parts.find_map(|p| p.trim().strip_prefix("dur="))?.parse().ok()?;
-            (!name.is_empty()).then(|| (name.to_string(), dur))
-        })
-        .collect()
 }
 
 fn with_chaining(mut stages: BTreeMap<String, f64>, ms: f64) -> BTreeMap<String, f64> {
@@ -168,15 +155,6 @@ fn ms(since: Instant) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn parses_server_timing() {
-        let t = parse_server_timing("fetch;dur=1.5, decode;dur=20, bad, webp-encode;desc=\"x\";dur=3.25, ;dur=1");
-        assert_eq!(t.len(), 3);
-        assert_eq!(t["fetch"], 1.5);
-        assert_eq!(t["decode"], 20.0);
-        assert_eq!(t["webp-encode"], 3.25);
-    }
 
     #[test]
     fn chaining_is_the_time_outside_the_converter() {

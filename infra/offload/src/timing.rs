@@ -18,24 +18,14 @@ impl Timings {
 
     /// `name;dur=12.345, ...` with milliseconds to the microsecond.
     pub fn header(&self) -> String {
-        let parts: Vec<String> =
-            self.0.iter().map(|(name, d)| format!("{name};dur={:.3}", d.as_secs_f64() * 1000.0)).collect();
-        parts.join(", ")
+        kiln_core::timing::format(self.0.iter().map(|(name, d)| (name.as_str(), *d)), 3)
     }
 }
 
 /// Parses a Server-Timing value into `(name, milliseconds)` pairs; entries
 /// without a `dur` parameter are kept with 0.
 pub fn parse_server_timing(value: &str) -> Vec<(String, f64)> {
-    value
-        .split(',')
-        .filter_map(|entry| {
-            let mut params = entry.split(';').map(str::trim);
-            let name = params.next().filter(|n| !n.is_empty())?;
-            let dur = params.find_map(|p| p.strip_prefix("dur=")?.parse::<f64>().ok()).unwrap_or(0.0);
-            Some((name.to_string(), dur))
-        })
-        .collect()
+    kiln_core::timing::parse(value).into_iter().map(|(name, dur)| (name, dur.unwrap_or(0.0))).collect()
 }
 
 /// The process's peak resident set size (`VmHWM` of /proc/self/status), in
