@@ -7,7 +7,8 @@
 
 use anyhow::{ensure, Context, Result};
 use clap::Parser;
-use kiln_bench::calibrate::{alloc, emit, fit, inputs, measure, table};
+use kiln_bench::calibrate::{emit, fit, inputs, measure, table};
+use kiln_core::alloc_counter as alloc;
 use kiln_core::Limits;
 use kiln_e2e::{corpus, repo_root, Stack};
 use std::time::Instant;

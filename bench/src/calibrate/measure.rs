@@ -2,7 +2,7 @@
 //! a real `spin up` (the component's linear memory, reported in its
 //! `x-kiln-linear-memory` header), one [`Row`] per measurement.
 
-use super::alloc::peak_of;
+use kiln_core::alloc_counter::peak_of;
 use super::inputs::Input;
 use super::table::{Row, HEAP, LINEAR};
 use anyhow::{bail, Context, Result};

@@ -4,7 +4,6 @@
 //! per output format so the line is never below a measurement ([`fit`]),
 //! and writes the coefficients as Rust plus a residual report ([`emit`]).
 
-pub mod alloc;
 pub mod emit;
 pub mod fit;
 pub mod inputs;

@@ -11,6 +11,7 @@
 //! Nothing here touches WASI, HTTP or storage: the crate is tested natively
 //! and linked unchanged into the Spin components.
 
+pub mod alloc_counter;
 pub mod decode;
 pub mod digest;
 pub mod encode;

@@ -11,32 +11,7 @@ mod common;
 use common::read;
 use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, Encoder};
 use kiln_core::{convert, ConvertOptions, Limits};
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
-
-struct Counting;
-static CURRENT: AtomicUsize = AtomicUsize::new(0);
-static PEAK: AtomicUsize = AtomicUsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = CURRENT.fetch_add(layout.size(), SeqCst) + layout.size();
-        PEAK.fetch_max(now, SeqCst);
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        CURRENT.fetch_sub(layout.size(), SeqCst);
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        // A realloc may hold both blocks at once: count the worst case.
-        let now = CURRENT.fetch_add(new_size, SeqCst) + new_size;
-        PEAK.fetch_max(now, SeqCst);
-        let out = unsafe { System.realloc(ptr, layout, new_size) };
-        CURRENT.fetch_sub(layout.size(), SeqCst);
-        out
-    }
-}
+use kiln_core::alloc_counter::{peak_of, Counting};
 
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
@@ -76,10 +51,8 @@ fn estimate_is_never_below_the_measured_peak() {
             let max_memory_bytes = if limit_mib == 0 { u64::MAX } else { limit_mib << 20 };
             let options = ConvertOptions { max_long_side: side, limits: Limits { max_memory_bytes, ..Limits::default() } };
             // The input buffer is live before convert starts: count it.
-            let base = CURRENT.load(SeqCst) - input.len();
-            PEAK.store(CURRENT.load(SeqCst), SeqCst);
-            let out = convert(input, &options, encoder.as_ref()).unwrap();
-            let peak = (PEAK.load(SeqCst) - base) as u64;
+            let len = input.len();
+            let (out, peak) = peak_of(len, || convert(input, &options, encoder.as_ref()).unwrap());
             let estimate = out.estimate.peak();
             assert_eq!(out.estimate.calibrated, Some(estimate), "{} has no calibrated model", encoder.format().name);
             report.push(format!(

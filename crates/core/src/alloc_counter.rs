@@ -1,7 +1,8 @@
-//! A counting global allocator for native heap peaks. The `kiln-calibrate`
-//! binary installs [`Counting`] as its `#[global_allocator]`; [`peak_of`]
-//! then reports the most bytes a closure had live at once. (libwebp's C
-//! malloc bypasses it: native WebP peaks miss the encoder's own memory.)
+//! A counting global allocator for native heap peaks, used by the memory
+//! test and by `kiln-calibrate`: a binary installs [`Counting`] as its
+//! `#[global_allocator]`; [`peak_of`] then reports the most bytes a closure
+//! had live at once. (libwebp's C malloc bypasses it: native WebP peaks miss
+//! the encoder's own memory.) Nothing in kiln installs it in production.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::SeqCst};
