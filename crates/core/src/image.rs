@@ -55,6 +55,12 @@ impl Image {
         if !self.has_alpha() {
             return self;
         }
+        self.flattened()
+    }
+
+    /// An RGB copy of an RGBA image composited onto white.
+    pub fn flattened(&self) -> Image {
+        debug_assert!(self.has_alpha());
         let mut rgb = Vec::with_capacity(self.width as usize * self.height as usize * 3);
         for p in self.pixels.chunks_exact(4) {
             let a = p[3] as u32;

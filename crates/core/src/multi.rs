@@ -16,7 +16,8 @@ use crate::image::Image;
 use crate::limits::Limits;
 use crate::orient;
 use crate::pipeline::{plan, ConvertOptions, Converted, StageTimings};
-use crate::resize::{fit_within, resize};
+use crate::resize::{fit_within, resize, resized};
+use std::borrow::Cow;
 use std::time::Instant;
 
 /// One requested output: its encoder and long-side cap.
@@ -108,8 +109,16 @@ fn heaviest_encoder<'a>(outputs: &[Output<'a>], side: u32) -> &'a dyn Encoder {
 
 /// One output's pixels from the shared base: channels the encoder can keep,
 /// resampled to `target` (stored orientation), then oriented for display.
-fn derive(base: &Image, target: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Image, KilnError> {
-    let image = if encoder.keeps_alpha() { base.clone() } else { base.clone().flatten_onto_white() };
-    let image = resize(image, target.0.min(base.width), target.1.min(base.height))?;
-    Ok(orient::apply(image, orientation))
+/// Borrows the base when it already is all that, so outputs at the base's
+/// size and layout cost no copy.
+fn derive<'a>(base: &'a Image, target: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Cow<'a, Image>, KilnError> {
+    let (w, h) = (target.0.min(base.width), target.1.min(base.height));
+    let image = if base.has_alpha() && !encoder.keeps_alpha() {
+        Cow::Owned(resize(base.flattened(), w, h)?)
+    } else if (w, h) == (base.width, base.height) {
+        Cow::Borrowed(base)
+    } else {
+        Cow::Owned(resized(base, w, h)?)
+    };
+    Ok(if (2..=8).contains(&orientation) { Cow::Owned(orient::oriented(&image, orientation)) } else { image })
 }

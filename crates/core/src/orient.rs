@@ -24,6 +24,11 @@ pub fn apply(img: Image, orientation: u16) -> Image {
     if !(2..=8).contains(&orientation) {
         return img;
     }
+    oriented(&img, orientation)
+}
+
+/// An upright copy of `img` for an `orientation` in 2..=8.
+pub fn oriented(img: &Image, orientation: u16) -> Image {
     let (w, h) = (img.width as usize, img.height as usize);
     let ch = img.layout.channels();
     let (ow, oh) = if swaps_dimensions(orientation) { (h, w) } else { (w, h) };

@@ -4,7 +4,7 @@
 
 use crate::error::KilnError;
 use crate::image::{Image, PixelLayout};
-use fast_image_resize::{images::Image as FirImage, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
+use fast_image_resize::{images::Image as FirImage, images::ImageRef, FilterType, PixelType, ResizeAlg, ResizeOptions, Resizer};
 
 /// The size `(w, h)` fits into when its long side is capped at `max_long_side`.
 /// Never upscales; keeps the aspect ratio; never returns a zero side.
@@ -36,20 +36,23 @@ pub fn resize(img: Image, width: u32, height: u32) -> Result<Image, KilnError> {
     if (img.width, img.height) == (width, height) {
         return Ok(img);
     }
+    resized(&img, width, height)
+}
+
+/// A resampled copy of `img` at `width` x `height` (Lanczos3); `img` stays.
+pub fn resized(img: &Image, width: u32, height: u32) -> Result<Image, KilnError> {
     let pixel_type = match img.layout {
         PixelLayout::Rgb8 => PixelType::U8x3,
         PixelLayout::Rgba8 => PixelType::U8x4,
     };
-    let layout = img.layout;
-    let src = FirImage::from_vec_u8(img.width, img.height, img.pixels, pixel_type)
+    let src = ImageRef::new(img.width, img.height, &img.pixels, pixel_type)
         .map_err(|e| KilnError::Encode(format!("resize source: {e}")))?;
     let mut dst = FirImage::new(width, height, pixel_type);
     let options = ResizeOptions::new().resize_alg(ResizeAlg::Convolution(FilterType::Lanczos3));
     Resizer::new()
         .resize(&src, &mut dst, &options)
         .map_err(|e| KilnError::Encode(format!("resize: {e}")))?;
-    drop(src);
-    Ok(Image::new(width, height, layout, dst.into_vec()))
+    Ok(Image::new(width, height, img.layout, dst.into_vec()))
 }
 
 #[cfg(test)]
