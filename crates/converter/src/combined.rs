@@ -8,11 +8,11 @@
 use crate::api::{authorize, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use crate::body::read_capped;
 use crate::config::{var_num, Config};
-use crate::handler::{StorageJob, MAX_JSON_BYTES};
+use crate::handler::{self, StorageJob, MAX_JSON_BYTES};
 use crate::params::Params;
 use crate::storage::Storage;
 use crate::Converter;
-use kiln_core::keys::{validate_source_key, variant_key};
+use kiln_core::keys::validate_source_key;
 use kiln_core::{convert_many, Converted, KilnError, Output};
 use serde_json::{json, Value};
 use spin_sdk::http::{IncomingRequest, Method, Response};
@@ -103,28 +103,17 @@ async fn store_variant(
         Ok(c) => c,
         Err(e) => return (error_entry(name, e.into()), Vec::new()),
     };
-    let format = converted.format;
-    let key = variant_key(source_key, format.name, format.extension);
-    let t = Instant::now();
-    if let Err(e) = storage.put(&key, &converted.bytes, format.mime_type).await {
-        return (error_entry(name, e), Vec::new());
-    }
+    let (mut entry, store) = match handler::store_variant(storage, source_key, &converted).await {
+        Ok(stored) => stored,
+        Err(e) => return (error_entry(name, e), Vec::new()),
+    };
     let own = vec![
         ("resize", converted.timings.resize.saturating_sub(shared_resize)),
         ("encode", converted.timings.encode),
-        ("store", t.elapsed()),
+        ("store", store),
     ];
     let stages: serde_json::Map<String, Value> = own.iter().map(|(s, d)| (s.to_string(), json!(d.as_secs_f64() * 1000.0))).collect();
-    let entry = json!({
-        "format": format.name,
-        "key": key,
-        "url": storage.public_url(&key),
-        "mime_type": format.mime_type,
-        "size": converted.bytes.len(),
-        "width": converted.width,
-        "height": converted.height,
-        "stages": stages,
-    });
+    entry["stages"] = Value::Object(stages);
     (entry, own)
 }
 

@@ -113,12 +113,24 @@ async fn storage_mode(
     let fetch = fetch_started.elapsed();
 
     let converted = convert(original, options, encoder)?;
-    let format = converted.format;
-    let key = variant_key(&job.key, format.name, format.extension);
-    let store_started = Instant::now();
-    storage.put(&key, &converted.bytes, format.mime_type).await?;
-    let store = store_started.elapsed();
+    let (mut body, store) = store_variant(&storage, &job.key, &converted).await?;
+    body["linear_memory"] = serde_json::json!(linear_memory_bytes());
+    Ok(Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .header("server-timing", timings(&converted, Some(fetch), Some(store), started.elapsed()))
+        .header(LINEAR_MEMORY_HEADER, linear_memory_bytes().unwrap_or(0).to_string())
+        .body(body.to_string())
+        .build())
+}
 
+/// PUTs a variant of `source_key` where [`variant_key`] puts it; returns
+/// the JSON that describes it to the caller and how long the PUT took.
+pub(crate) async fn store_variant(storage: &Storage, source_key: &str, converted: &Converted) -> Result<(serde_json::Value, Duration), ApiError> {
+    let format = converted.format;
+    let key = variant_key(source_key, format.name, format.extension);
+    let started = Instant::now();
+    storage.put(&key, &converted.bytes, format.mime_type).await?;
     let body = serde_json::json!({
         "format": format.name,
         "key": key,
@@ -127,15 +139,8 @@ async fn storage_mode(
         "size": converted.bytes.len(),
         "width": converted.width,
         "height": converted.height,
-        "linear_memory": linear_memory_bytes(),
     });
-    Ok(Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .header("server-timing", timings(&converted, Some(fetch), Some(store), started.elapsed()))
-        .header(LINEAR_MEMORY_HEADER, linear_memory_bytes().unwrap_or(0).to_string())
-        .body(body.to_string())
-        .build())
+    Ok((body, started.elapsed()))
 }
 
 fn timings(c: &Converted, fetch: Option<Duration>, store: Option<Duration>, total: Duration) -> String {
