@@ -1,5 +1,5 @@
 //! kiln-bench as a library: the modules behind its binaries — `report` (the
-//! glue-cost report, `kiln-report`) and `calibrate` (the memory model,
+//! glue-cost report, `kiln-study --report-only`) and `calibrate` (the memory model,
 //! `kiln-calibrate`) and `study` (the glue-cost measurements, `kiln-study`).
 
 pub mod calibrate;

@@ -90,7 +90,7 @@ fn header(study: &Study, results: &Path, prices: &Prices) -> String {
         "# Glue costs: kiln on Spin vs a machine per conversion\n\n\
          > **Generated file — do not edit.** Produced by `make study` from `{}` (run {}, mode `{}`, {} repetitions) \
          and `bench/prices.toml` (checked {}). Regenerate the report alone with\n\
-         > `cargo run --release -p kiln-bench --bin kiln-report -- --results bench/results/study.json --prices bench/prices.toml --out docs/glue-costs.md --plots docs/glue-costs/`.\n\
+         > `cargo run --release -p kiln-bench --bin kiln-study -- --report-only`.\n\
          > Every figure below comes from those two files.\n\n",
         shown(results), study.generated, study.mode, study.runs, prices.meta.checked
     )

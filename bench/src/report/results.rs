@@ -2,7 +2,7 @@
 //! serde types, lookups by (input, path, variant, stage), canonical orderings
 //! of paths/variants/stages, and the median / min–max helpers every table uses.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -75,7 +75,7 @@ pub struct Study {
     pub requests: Vec<Requests>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Machine {
     pub cpu: String,
@@ -88,7 +88,7 @@ pub struct Machine {
     pub tools: BTreeMap<String, String>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Input {
     pub name: String,
     pub class: String,
@@ -103,7 +103,7 @@ impl Input {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Timing {
     pub input: String,
     pub path: String,
@@ -112,18 +112,18 @@ pub struct Timing {
     pub ms: Vec<f64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Memory {
     pub input: String,
     pub path: String,
     pub variant: String,
     pub kind: String,
     pub bytes: Vec<u64>,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub estimate_bytes: Option<u64>,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Output {
     pub input: String,
     pub path: String,
@@ -132,7 +132,7 @@ pub struct Output {
 }
 
 /// Per upload and path: what the cost model bills.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Requests {
     pub input: String,
     pub path: String,
@@ -146,7 +146,7 @@ pub struct Requests {
     #[serde(default)]
     pub billed_function_ms: Vec<f64>,
     /// Client → platform HTTP requests (API-gateway fees); 1 when absent.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_requests: Option<u32>,
 }
 

@@ -67,7 +67,7 @@ pub fn upload(opts: &DriveOptions, r: &mut Results, input: &str, bytes: &[u8], r
         s3_other: 0,
         internal_bytes: bytes.len() as u64,
         billed_function_ms: Vec::new(),
-        client_requests: 1,
+        client_requests: Some(1),
     });
     Ok(())
 }

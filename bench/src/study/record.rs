@@ -1,10 +1,11 @@
 //! The results file `make study` writes (`bench/results/study.json`,
 //! schema 1, read back by [`crate::report`]): every sample of every stage,
 //! memory peak, output size and billed request, keyed by input, path and
-//! variant.
+//! variant. The record types are the report's own ([`crate::report::results`]),
+//! so writer and reader cannot drift apart.
 
+pub use crate::report::results::{Input, Machine, Memory, Output, Requests, Timing};
 use serde::Serialize;
-use serde_json::Value;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Results {
@@ -12,7 +13,7 @@ pub struct Results {
     pub generated: String,
     pub mode: String,
     pub runs: u32,
-    pub machine: Value,
+    pub machine: Machine,
     pub inputs: Vec<Input>,
     pub timings: Vec<Timing>,
     pub memory: Vec<Memory>,
@@ -21,57 +22,6 @@ pub struct Results {
     /// Every run's billed times per (input, path), until [`Results::finish`].
     #[serde(skip)]
     billed_runs: Vec<(String, String, Vec<f64>)>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Input {
-    pub name: String,
-    pub class: String,
-    pub width: u32,
-    pub height: u32,
-    pub bytes: u64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Timing {
-    pub input: String,
-    pub path: String,
-    pub variant: String,
-    pub stage: String,
-    pub ms: Vec<f64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Memory {
-    pub input: String,
-    pub path: String,
-    pub variant: String,
-    pub kind: String,
-    pub bytes: Vec<u64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub estimate_bytes: Option<u64>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Output {
-    pub input: String,
-    pub path: String,
-    pub variant: String,
-    pub bytes: u64,
-}
-
-/// What one upload on one path costs in billable units.
-#[derive(Debug, Clone, Default, Serialize)]
-pub struct Requests {
-    pub input: String,
-    pub path: String,
-    pub function_invocations: u32,
-    pub s3_put: u32,
-    pub s3_get: u32,
-    pub s3_other: u32,
-    pub internal_bytes: u64,
-    pub billed_function_ms: Vec<f64>,
-    pub client_requests: u32,
 }
 
 /// Where a sample belongs: (input, path, variant).

@@ -9,7 +9,7 @@
 //!   `vipsthumbnail` makes the thumbnail.
 
 use super::proc::{run, Finished};
-use super::settings::{self, AVIF_SPEED, JPEG_QUALITY, SIDE, THUMBNAIL_SIDE, WEBP_QUALITY};
+use super::settings::{self, defaults};
 use anyhow::Result;
 use std::path::Path;
 use std::process::Command;
@@ -29,47 +29,49 @@ fn thumbnail(input: &Path, output: &str, side: u32) -> Command {
 pub fn vips_variant(input: &Path, variant: &str, dir: &Path) -> Result<(Finished, u64)> {
     let file = dir.join(format!("vips-{variant}"));
     let file = file.to_string_lossy();
-    let (target, side) = match variant {
-        "webp" => (format!("{file}.webp[Q={WEBP_QUALITY},strip]"), SIDE),
-        "avif" => (format!("{file}.avif[Q={},effort=0,subsample_mode=off,strip]", settings::AVIF_QUALITY), SIDE),
-        "jpeg" => (format!("{file}.jpg[Q={JPEG_QUALITY},interlace,optimize_coding,strip]"), SIDE),
-        _ => (format!("{file}.png[strip]"), THUMBNAIL_SIDE),
+    let s = defaults();
+    let target = match variant {
+        "webp" => format!("{file}.webp[Q={},strip]", s.webp_quality),
+        "avif" => format!("{file}.avif[Q={},effort=0,subsample_mode=off,strip]", s.avif_quality),
+        "jpeg" => format!("{file}.jpg[Q={},interlace,optimize_coding,strip]", s.jpeg_quality),
+        _ => format!("{file}.png[strip]"),
     };
-    let done = run(thumbnail(input, &target, side))?;
+    let done = run(thumbnail(input, &target, settings::side(variant)))?;
     let path = target.split('[').next().expect("path").to_string();
     Ok((done, std::fs::metadata(path)?.len()))
 }
 
 /// The decode + resize step the encoders start from: a 2048 px PPM in `dir`.
 pub fn decode_resize(input: &Path, dir: &Path) -> Result<Finished> {
-    run(thumbnail(input, &dir.join("base.ppm").to_string_lossy(), SIDE))
+    run(thumbnail(input, &dir.join("base.ppm").to_string_lossy(), defaults().variant_max_side))
 }
 
 /// PNG copy of the base for avifenc, which does not read PPM (not timed).
 pub fn base_png(input: &Path, dir: &Path) -> Result<()> {
-    run(thumbnail(input, &format!("{}[compression=1]", dir.join("base.png").to_string_lossy()), SIDE)).map(|_| ())
+    run(thumbnail(input, &format!("{}[compression=1]", dir.join("base.png").to_string_lossy()), defaults().variant_max_side)).map(|_| ())
 }
 
 /// Encodes the base with the format's own reference encoder.
 pub fn encode(variant: &str, dir: &Path) -> Result<(Finished, u64)> {
     let ppm = dir.join("base.ppm");
     let out = dir.join(format!("tool-{variant}"));
+    let s = defaults();
     let mut cmd;
     match variant {
         "webp" => {
             cmd = Command::new("cwebp");
-            cmd.args(["-quiet", "-q", &WEBP_QUALITY.to_string()]).arg(&ppm).arg("-o").arg(&out);
+            cmd.args(["-quiet", "-q", &s.webp_quality.to_string()]).arg(&ppm).arg("-o").arg(&out);
         }
         "avif" => {
             let q = settings::avif_quantizer_63().to_string();
             cmd = Command::new("avifenc");
-            cmd.args(["-c", "rav1e", "-s", &AVIF_SPEED.to_string(), "--min", &q, "--max", &q, "-y", "444", "-j", "1"])
+            cmd.args(["-c", "rav1e", "-s", &s.avif_speed.to_string(), "--min", &q, "--max", &q, "-y", "444", "-j", "1"])
                 .arg(dir.join("base.png"))
                 .arg(&out);
         }
         "jpeg" => {
             cmd = Command::new("cjpeg");
-            cmd.args(["-quality", &JPEG_QUALITY.to_string(), "-progressive", "-sample", "2x2", "-optimize", "-outfile"]).arg(&out).arg(&ppm);
+            cmd.args(["-quality", &s.jpeg_quality.to_string(), "-progressive", "-sample", "2x2", "-optimize", "-outfile"]).arg(&out).arg(&ppm);
         }
         other => anyhow::bail!("no reference encoder for {other}"),
     }
@@ -81,7 +83,7 @@ pub fn encode(variant: &str, dir: &Path) -> Result<(Finished, u64)> {
 pub fn vipsthumbnail(input: &Path, dir: &Path) -> Result<(Finished, u64)> {
     let out = dir.join("vipsthumbnail.png");
     let mut cmd = Command::new("vipsthumbnail");
-    cmd.arg(input).args(["-s", &THUMBNAIL_SIDE.to_string(), "-o"]).arg(&out).env("VIPS_CONCURRENCY", "1");
+    cmd.arg(input).args(["-s", &defaults().thumbnail_max_side.to_string(), "-o"]).arg(&out).env("VIPS_CONCURRENCY", "1");
     let done = run(cmd)?;
     Ok((done, std::fs::metadata(&out)?.len()))
 }
