@@ -51,4 +51,8 @@ pub struct Args {
     /// Only notify for keys under this prefix (repeatable; none = every key).
     #[arg(long = "notify-prefix", value_name = "PREFIX")]
     pub notify_prefixes: Vec<String>,
+
+    /// Folder of notifications not yet delivered (default: `<root>.notify`, next to the root).
+    #[arg(long, value_name = "DIR", env = "KILN_STORE_SPOOL_DIR")]
+    pub spool_dir: Option<PathBuf>,
 }

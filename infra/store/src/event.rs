@@ -54,16 +54,34 @@ pub struct Sequencer(AtomicU64);
 impl Sequencer {
     /// Starts at the current time in nanoseconds, so values also grow across restarts.
     pub fn new() -> Self {
+        Self::after(None)
+    }
+
+    /// Starts at the current time in nanoseconds or just after `last` (the
+    /// highest value already handed out, e.g. found in the spool), whichever
+    /// is larger: values keep growing even if the clock went back.
+    pub fn after(last: Option<u64>) -> Self {
         let nanos = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX / 2));
-        Self(AtomicU64::new(nanos))
+        Self(AtomicU64::new(last.map_or(nanos, |last| nanos.max(last.saturating_add(1)))))
+    }
+
+    /// The next sequencer value.
+    pub fn next(&self) -> u64 {
+        self.0.fetch_add(1, Ordering::Relaxed)
     }
 
     /// The next sequencer, 16 upper-case hex digits.
     pub fn next_hex(&self) -> String {
-        format!("{:016X}", self.0.fetch_add(1, Ordering::Relaxed))
+        sequencer_hex(self.next())
     }
+}
+
+/// A sequencer value as S3 writes it: 16 upper-case hex digits, so that
+/// string order is numeric order.
+pub fn sequencer_hex(value: u64) -> String {
+    format!("{value:016X}")
 }
 
 impl Default for Sequencer {
@@ -155,6 +173,15 @@ mod tests {
         let (a, b) = (seq.next_hex(), seq.next_hex());
         assert_eq!(a.len(), 16);
         assert!(b > a);
+    }
+
+    #[test]
+    fn sequencer_resumes_after_the_last_value() {
+        let far = u64::MAX / 2;
+        assert_eq!(Sequencer::after(Some(far)).next(), far + 1);
+        let now = Sequencer::new().next();
+        assert!(Sequencer::after(Some(5)).next() >= now);
+        assert_eq!(sequencer_hex(0xAB), "00000000000000AB");
     }
 
     #[test]

@@ -1,8 +1,11 @@
-//! Webhook delivery of S3 event notifications.
+//! Webhook delivery of S3 event notifications, through the on-disk spool.
 //!
-//! Events are queued (bounded) and POSTed by one background task, so a slow
-//! or dead webhook never delays or fails an S3 request. Failed deliveries are
-//! retried with exponential backoff, then logged and dropped.
+//! The S3 request appends the event to the [`Spool`] (durably, before the
+//! response goes out); one background task POSTs the spooled events in
+//! sequencer order, one at a time, and removes each only after a 2xx answer.
+//! Failures are logged and retried with exponential backoff, forever: a slow
+//! or dead webhook delays later events but never an S3 request, and never
+//! loses an event.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,20 +16,21 @@ use http_body_util::Full;
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
+use serde_json::Value;
 use time::OffsetDateTime;
 use tokio::net::TcpStream;
-use tokio::sync::mpsc;
 
-use crate::event::{EventSource, ObjectCreated, Sequencer, record_json};
+use crate::event::{EventSource, ObjectCreated, record_json};
+use crate::spool::{Entry, Spool};
 
-/// Events waiting for delivery; more than this are dropped (and logged).
-const QUEUE_CAPACITY: usize = 1024;
-/// Delivery attempts per event.
-const MAX_ATTEMPTS: u32 = 5;
-/// Wait before the first retry; doubled before each further one.
+/// Wait before the first retry of an event; doubled before each further one.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
+/// Longest wait between two attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 /// Limit for one attempt (connect + request + response head).
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long an idle delivery task waits before looking at the spool anyway.
+const IDLE_RESCAN: Duration = Duration::from_secs(10);
 
 /// Where and how to deliver notifications.
 #[derive(Debug, Clone)]
@@ -64,32 +68,21 @@ impl Target {
     }
 }
 
-/// One queued delivery: the JSON body plus a label for the logs.
-struct Job {
-    label: String,
-    body: Bytes,
-}
-
-/// Handle used by the store to enqueue events; cheap to clone.
+/// Handle used by the store to spool events; cheap to clone.
 #[derive(Clone)]
 pub struct Notifier {
-    tx: mpsc::Sender<Job>,
+    spool: Arc<Spool>,
     prefixes: Arc<[String]>,
     source: Arc<EventSource>,
-    sequencer: Arc<Sequencer>,
 }
 
 impl Notifier {
-    /// Starts the delivery task; must be called inside a tokio runtime.
-    pub fn spawn(cfg: NotifyConfig) -> Self {
-        let (tx, rx) = mpsc::channel(QUEUE_CAPACITY);
-        tokio::spawn(deliver_all(rx, cfg.target));
-        Self {
-            tx,
-            prefixes: cfg.prefixes.into(),
-            source: Arc::new(cfg.source),
-            sequencer: Arc::new(Sequencer::new()),
-        }
+    /// Starts the delivery task for `spool`, which first delivers what a
+    /// previous run left in it. Must be called inside a tokio runtime.
+    pub fn spawn(cfg: NotifyConfig, spool: Spool) -> Self {
+        let spool = Arc::new(spool);
+        tokio::spawn(deliver_forever(Arc::clone(&spool), cfg.target));
+        Self { spool, prefixes: cfg.prefixes.into(), source: Arc::new(cfg.source) }
     }
 
     /// Whether events for `key` should be sent at all.
@@ -97,45 +90,122 @@ impl Notifier {
         self.prefixes.is_empty() || self.prefixes.iter().any(|p| key.starts_with(p.as_str()))
     }
 
-    /// Queues a notification without waiting; drops it (loudly) if the queue is full.
-    pub fn send(&self, ev: &ObjectCreated) {
-        let record = record_json(ev, &self.source, OffsetDateTime::now_utc(), &self.sequencer.next_hex());
-        let job = Job {
-            label: format!("{} {}/{}", ev.name.as_str(), ev.bucket, ev.key),
-            body: Bytes::from(record.to_string()),
+    /// Durably spools the notification for `ev`; delivery happens later.
+    pub async fn send(&self, ev: &ObjectCreated) -> anyhow::Result<()> {
+        let at = OffsetDateTime::now_utc();
+        self.spool
+            .append(|sequencer| record_json(ev, &self.source, at, sequencer).to_string().into_bytes())
+            .await?;
+        Ok(())
+    }
+}
+
+/// The background task: delivers spooled events oldest first, forever.
+async fn deliver_forever(spool: Arc<Spool>, target: Target) {
+    loop {
+        let pending = match spool.pending().await {
+            Ok(pending) => pending,
+            Err(err) => {
+                eprintln!("kiln-store: NOTIFY SPOOL UNREADABLE: {err:#}; retrying in {IDLE_RESCAN:?}");
+                tokio::time::sleep(IDLE_RESCAN).await;
+                continue;
+            }
         };
-        if let Err(err) = self.tx.try_send(job) {
-            eprintln!("kiln-store: notify DROPPED (queue full or closed): {err}");
+        if pending.is_empty() {
+            spool.wait_for_append(IDLE_RESCAN).await;
+        }
+        // Later appends get higher sequencers, so this batch stays in order.
+        for entry in pending {
+            deliver_entry(&spool, &target, entry).await;
         }
     }
 }
 
-/// The background task: delivers queued jobs one after another.
-async fn deliver_all(mut rx: mpsc::Receiver<Job>, target: Target) {
-    while let Some(job) = rx.recv().await {
-        deliver(&target, &job).await;
+/// Delivers one spooled event until the webhook accepts it, then removes it.
+async fn deliver_entry(spool: &Spool, target: &Target, entry: Entry) {
+    let Some((body, label)) = load(spool, entry).await else { return };
+    post_until_accepted(target, &label, body).await;
+    let mut backoff = Backoff::new();
+    while let Err(err) = spool.remove(entry).await {
+        // Left in place, the event would be sent again: keep trying.
+        eprintln!("kiln-store: NOTIFY SPOOL: cannot remove delivered {entry}: {err:#}; retrying in {:?}", backoff.next);
+        backoff.wait().await;
     }
 }
 
-/// Delivers one job, retrying with exponential backoff; logs the outcome.
-async fn deliver(target: &Target, job: &Job) {
-    let mut backoff = FIRST_BACKOFF;
-    for attempt in 1..=MAX_ATTEMPTS {
-        let error = match post(target, job.body.clone()).await {
+/// The body of a spooled event and a label for the logs; `None` if the file
+/// is gone or is not JSON (then it is renamed aside, loudly).
+async fn load(spool: &Spool, entry: Entry) -> Option<(Bytes, String)> {
+    let mut backoff = Backoff::new();
+    let body = loop {
+        match spool.read(entry).await {
+            Ok(body) => break body?,
+            Err(err) => {
+                eprintln!("kiln-store: NOTIFY SPOOL: {err:#}; retrying in {:?}", backoff.next);
+                backoff.wait().await;
+            }
+        }
+    };
+    match serde_json::from_slice::<Value>(&body) {
+        Ok(record) => Some((Bytes::from(body), label(&record, entry))),
+        Err(err) => {
+            let moved = spool.quarantine(entry).await;
+            let moved = match moved {
+                Ok(path) => format!("moved to {}", path.display()),
+                Err(e) => format!("could not move it aside: {e:#}"),
+            };
+            let dir = spool.dir().display();
+            eprintln!("kiln-store: NOTIFY SPOOL: {entry} in {dir} is not JSON ({err}), NOT SENT; {moved}");
+            None
+        }
+    }
+}
+
+/// `ObjectCreated:Put kiln/originals/a.jpg (event-….json)`, for the logs.
+fn label(record: &Value, entry: Entry) -> String {
+    let r = &record["Records"][0];
+    let text = |v: &Value| v.as_str().unwrap_or("?").to_owned();
+    let (bucket, key) = (text(&r["s3"]["bucket"]["name"]), text(&r["s3"]["object"]["key"]));
+    format!("{} {bucket}/{key} ({entry})", text(&r["eventName"]))
+}
+
+/// POSTs `body` until the webhook answers 2xx, logging every failure.
+async fn post_until_accepted(target: &Target, label: &str, body: Bytes) {
+    let mut backoff = Backoff::new();
+    for attempt in 1u64.. {
+        let error = match post(target, body.clone()).await {
             Ok(status) if status.is_success() => {
-                eprintln!("kiln-store: notify {} -> {status} (attempt {attempt})", job.label);
+                eprintln!("kiln-store: notify {label} -> {status} (attempt {attempt})");
                 return;
             }
             Ok(status) => format!("webhook answered {status}"),
             Err(err) => format!("{err:#}"),
         };
-        if attempt == MAX_ATTEMPTS {
-            eprintln!("kiln-store: NOTIFY FAILED, event dropped after {attempt} attempts: {}: {error}", job.label);
-            return;
-        }
-        eprintln!("kiln-store: notify {} attempt {attempt} failed ({error}); retrying in {backoff:?}", job.label);
-        tokio::time::sleep(backoff).await;
-        backoff *= 2;
+        eprintln!(
+            "kiln-store: NOTIFY FAILED {label}, attempt {attempt}: {error}; kept in the spool, retrying in {:?}",
+            backoff.next
+        );
+        backoff.wait().await;
+    }
+}
+
+/// Exponential backoff from [`FIRST_BACKOFF`], capped at [`MAX_BACKOFF`].
+struct Backoff {
+    next: Duration,
+}
+
+impl Backoff {
+    fn new() -> Self {
+        Self { next: FIRST_BACKOFF }
+    }
+
+    async fn wait(&mut self) {
+        tokio::time::sleep(self.next).await;
+        self.advance();
+    }
+
+    fn advance(&mut self) {
+        self.next = (self.next * 2).min(MAX_BACKOFF);
     }
 }
 
@@ -179,6 +249,27 @@ mod tests {
         assert_eq!(t.path, "/hooks/s3?x=1");
         let t = Target::parse("http://[::1]", None).unwrap();
         assert_eq!((t.connect_host.as_str(), t.port, t.path.as_str()), ("::1", 80, "/"));
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let mut b = Backoff::new();
+        let mut waits = Vec::new();
+        for _ in 0..10 {
+            waits.push(b.next);
+            b.advance();
+        }
+        assert_eq!(waits[..3], [FIRST_BACKOFF, FIRST_BACKOFF * 2, FIRST_BACKOFF * 4]);
+        assert_eq!(waits[9], MAX_BACKOFF);
+        assert!(waits.windows(2).all(|w| w[0] <= w[1]));
+    }
+
+    #[test]
+    fn labels_name_the_event() {
+        let record = serde_json::json!({"Records":[{"eventName":"ObjectCreated:Put",
+            "s3":{"bucket":{"name":"kiln"},"object":{"key":"originals/a.jpg"}}}]});
+        assert_eq!(label(&record, Entry::parse("event-00000000000000AB.json").unwrap()),
+            "ObjectCreated:Put kiln/originals/a.jpg (event-00000000000000AB.json)");
     }
 
     #[test]

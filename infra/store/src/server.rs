@@ -1,6 +1,7 @@
-//! Startup and the HTTP server loop: prepares the root folder and buckets,
-//! wires auth, the public-read policy and notifications into an `s3s`
-//! service, prints the listening line and serves until SIGINT/SIGTERM.
+//! Startup and the HTTP server loop: prepares the root folder, buckets and
+//! the notification spool, wires auth, the
+//! public-read policy and notifications into an `s3s` service, prints the
+//! listening line and serves until SIGINT/SIGTERM.
 
 use std::io::Write as _;
 use std::net::SocketAddr;
@@ -18,8 +19,10 @@ use tokio::net::TcpListener;
 
 use crate::access::PublicRead;
 use crate::cli::Args;
+use crate::durable::{prepare_state_dir, sibling_dir};
 use crate::event::EventSource;
 use crate::notify::{Notifier, NotifyConfig, Target};
+use crate::spool::{Spool, pending_in};
 use crate::store::NotifyingStore;
 
 /// How long open connections may take to finish after a shutdown signal.
@@ -28,7 +31,7 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 /// Runs the store until SIGINT/SIGTERM.
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let root = prepare_root(&args.root, &args.buckets)?;
-    let notifier = notify_config(&args)?.map(Notifier::spawn);
+    let notifier = start_notifier(&args, &root)?;
     let service = build_service(&args, &root, notifier)?;
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .await
@@ -51,6 +54,31 @@ fn prepare_root(root: &Path, buckets: &[String]) -> anyhow::Result<PathBuf> {
         std::fs::create_dir_all(&dir).with_context(|| format!("cannot create bucket folder {}", dir.display()))?;
     }
     Ok(root)
+}
+
+/// The folder given by a flag, else `<root><suffix>` next to the root.
+fn state_dir(flag: Option<&Path>, root: &Path, suffix: &str) -> anyhow::Result<PathBuf> {
+    flag.map_or_else(|| sibling_dir(root, suffix), |dir| Ok(dir.to_owned()))
+}
+
+/// Opens the spool and starts delivering, if `--notify-url` is set.
+fn start_notifier(args: &Args, root: &Path) -> anyhow::Result<Option<Notifier>> {
+    let spool_dir = state_dir(args.spool_dir.as_deref(), root, ".notify")?;
+    let Some(cfg) = notify_config(args)? else {
+        let waiting = pending_in(&spool_dir).map_or(0, |p| p.len());
+        if waiting > 0 {
+            eprintln!(
+                "kiln-store: {waiting} undelivered notifications wait in {}; \
+                 they are sent once the store runs with --notify-url",
+                spool_dir.display()
+            );
+        }
+        return Ok(None);
+    };
+    let spool = Spool::open(prepare_state_dir(&spool_dir, root, "notification spool")?)?;
+    let waiting = pending_in(spool.dir())?.len();
+    eprintln!("kiln-store: notification spool {} ({waiting} to deliver)", spool.dir().display());
+    Ok(Some(Notifier::spawn(cfg, spool)))
 }
 
 /// The notification settings, if `--notify-url` is set.

@@ -7,13 +7,14 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use rusty_s3::actions::{CompleteMultipartUpload, CompleteMultipartUploadResponse, CreateMultipartUpload, UploadPart};
-use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
+use rusty_s3::{Bucket, Credentials, Method, S3Action, UrlStyle};
 use serde_json::Value;
 
 const ACCESS_KEY: &str = "kiln";
@@ -22,19 +23,41 @@ const TOKEN: &str = "hook-token-123";
 const HOUR: Duration = Duration::from_secs(3600);
 const WAIT: Duration = Duration::from_secs(15);
 
-/// A running `kiln-store` child process; killed, and its root removed, on drop.
+/// A running `kiln-store` child process; killed, and its root and state
+/// folders removed, on drop.
 struct Store {
     child: Child,
     root: PathBuf,
     bucket: Bucket,
 }
 
+impl Store {
+    /// Kills the process with SIGKILL (no graceful shutdown) and hands back
+    /// its root, which is kept for a restart.
+    fn kill(mut self) -> PathBuf {
+        self.child.kill().expect("SIGKILL kiln-store");
+        let _ = self.child.wait();
+        std::mem::take(&mut self.root)
+    }
+}
+
 impl Drop for Store {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.root);
+        if !self.root.as_os_str().is_empty() {
+            for dir in [self.root.clone(), sibling(&self.root, ".notify"), sibling(&self.root, ".multipart")] {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+        }
     }
+}
+
+/// `<root><suffix>`: the default place of the store's state folders.
+fn sibling(root: &std::path::Path, suffix: &str) -> PathBuf {
+    let mut name = root.as_os_str().to_owned();
+    name.push(suffix);
+    PathBuf::from(name)
 }
 
 /// A fresh, empty folder under cargo's per-target temp dir.
@@ -46,16 +69,22 @@ fn temp_root() -> PathBuf {
     dir
 }
 
-/// Starts the store on `--port 0` and waits for its listening line.
+/// Starts the store on `--port 0` with a fresh root.
 fn start_store(extra: &[&str]) -> Store {
-    let root = temp_root();
+    start_store_at(temp_root(), extra)
+}
+
+/// Starts the store on `--port 0` over `root` and waits for its listening line.
+fn start_store_at(root: PathBuf, extra: &[&str]) -> Store {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_kiln-store"));
     cmd.arg("--root").arg(&root);
     cmd.args(["--port", "0", "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY]);
     cmd.args(extra);
-    for var in ["KILN_STORE_ROOT", "KILN_S3_PORT", "KILN_S3_ACCESS_KEY", "KILN_S3_SECRET_KEY", "KILN_NOTIFY_URL", "KILN_NOTIFY_TOKEN"] {
+    cmd.env_remove("KILN_STORE_ROOT").env_remove("KILN_S3_PORT");
+    for var in ["KILN_S3_ACCESS_KEY", "KILN_S3_SECRET_KEY", "KILN_NOTIFY_URL", "KILN_NOTIFY_TOKEN"] {
         cmd.env_remove(var);
     }
+    cmd.env_remove("KILN_STORE_SPOOL_DIR").env_remove("KILN_STORE_MULTIPART_DIR");
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::inherit());
     let mut child = cmd.spawn().expect("spawn kiln-store");
     let stdout = child.stdout.take().expect("child stdout");
@@ -95,31 +124,77 @@ impl Hit {
     fn key(&self) -> &str {
         self.record()["s3"]["object"]["key"].as_str().unwrap_or_default()
     }
+    fn size(&self) -> u64 {
+        self.record()["s3"]["object"]["size"].as_u64().unwrap_or(u64::MAX)
+    }
+    fn e_tag(&self) -> &str {
+        self.record()["s3"]["object"]["eTag"].as_str().unwrap_or_default()
+    }
+    fn sequencer(&self) -> &str {
+        self.record()["s3"]["object"]["sequencer"].as_str().unwrap_or_default()
+    }
     fn has_header(&self, line: &str) -> bool {
         self.head.lines().any(|l| l.eq_ignore_ascii_case(line))
     }
 }
 
-/// A local HTTP listener that answers 204 and hands each request to the test.
+/// How the webhook treats the requests it gets; shared with its thread.
+#[derive(Default)]
+struct Control {
+    /// Close each connection without reading or answering (a down webhook).
+    refuse: AtomicBool,
+    /// Answer this many more requests with 500 before accepting any.
+    fail_next: AtomicUsize,
+    /// Requests that were refused or answered 500.
+    failures: AtomicUsize,
+}
+
+/// A local HTTP listener that answers 204 and hands each such request to the test.
 struct Webhook {
     url: String,
     rx: Receiver<Hit>,
     seen: RefCell<Vec<Hit>>,
+    control: Arc<Control>,
 }
 
 impl Webhook {
     fn start() -> Self {
+        Self::with(Control::default())
+    }
+
+    /// A webhook that is down (closes every connection) until [`Webhook::open`].
+    fn refusing() -> Self {
+        Self::with(Control { refuse: AtomicBool::new(true), ..Control::default() })
+    }
+
+    /// A webhook that answers the first `n` requests with 500.
+    fn failing_first(n: usize) -> Self {
+        Self::with(Control { fail_next: AtomicUsize::new(n), ..Control::default() })
+    }
+
+    fn with(control: Control) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let url = format!("http://{}/hooks/s3", listener.local_addr().unwrap());
         let (tx, rx) = mpsc::channel();
+        let control = Arc::new(control);
+        let shared = Arc::clone(&control);
         thread::spawn(move || {
             for stream in listener.incoming().flatten() {
-                if let Some(hit) = read_hit(stream) {
+                if let Some(hit) = serve_one(stream, &shared) {
                     let _ = tx.send(hit);
                 }
             }
         });
-        Self { url, rx, seen: RefCell::new(Vec::new()) }
+        Self { url, rx, seen: RefCell::new(Vec::new()), control }
+    }
+
+    /// Starts accepting requests (after [`Webhook::refusing`]).
+    fn open(&self) {
+        self.control.refuse.store(false, Ordering::SeqCst);
+    }
+
+    fn failures(&self) -> usize {
+        self.control.failures.load(Ordering::SeqCst)
     }
 
     /// Waits for a request matching `pred`; returns its index in arrival order.
@@ -136,10 +211,35 @@ impl Webhook {
             }
         }
     }
+
+    /// Collects what arrives within `quiet`, then returns the number of accepted requests.
+    fn settle(&self, quiet: Duration) -> usize {
+        while let Ok(hit) = self.rx.recv_timeout(quiet) {
+            self.seen.borrow_mut().push(hit);
+        }
+        self.seen.borrow().len()
+    }
 }
 
-/// Reads one HTTP/1.1 request (head + Content-Length body) and answers 204.
-fn read_hit(mut stream: TcpStream) -> Option<Hit> {
+/// Handles one connection as `control` says; returns the request if it was accepted (204).
+fn serve_one(mut stream: TcpStream, control: &Control) -> Option<Hit> {
+    if control.refuse.load(Ordering::SeqCst) {
+        control.failures.fetch_add(1, Ordering::SeqCst);
+        return None; // dropped: the connection closes unanswered
+    }
+    let hit = read_hit(&stream)?;
+    let fail = control.fail_next.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1)).is_ok();
+    if fail {
+        control.failures.fetch_add(1, Ordering::SeqCst);
+        let _ = stream.write_all(b"HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n");
+        return None;
+    }
+    let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
+    Some(hit)
+}
+
+/// Reads one HTTP/1.1 request (head + Content-Length body).
+fn read_hit(stream: &TcpStream) -> Option<Hit> {
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     let mut reader = BufReader::new(stream.try_clone().ok()?);
     let mut head = String::new();
@@ -158,7 +258,6 @@ fn read_hit(mut stream: TcpStream) -> Option<Hit> {
         .unwrap_or(0);
     let mut body = vec![0; len];
     reader.read_exact(&mut body).ok()?;
-    let _ = stream.write_all(b"HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n");
     Some(Hit { head, body: serde_json::from_slice(&body).unwrap_or(Value::Null) })
 }
 
@@ -304,4 +403,118 @@ fn dead_notify_url_does_not_break_puts() {
     }
     let url = store.bucket.get_object(Some(&creds()), "originals/4.jpg").sign(HOUR);
     assert_eq!(get(url.as_str()), (200, b"originals/4.jpg".to_vec()));
+}
+
+/// The events waiting in the store's default spool folder, `<root>.notify`.
+fn spooled(root: &std::path::Path) -> Vec<String> {
+    let Ok(dir) = std::fs::read_dir(sibling(root, ".notify")) else { return Vec::new() };
+    let mut names: Vec<String> = dir
+        .flatten()
+        .filter_map(|e| e.file_name().into_string().ok())
+        .filter(|n| n.starts_with("event-") && n.ends_with(".json"))
+        .collect();
+    names.sort();
+    names
+}
+
+/// Polls `cond` until it holds or [`WAIT`] passes.
+fn wait_until(what: &str, cond: impl Fn() -> bool) {
+    let deadline = Instant::now() + WAIT;
+    while !cond() {
+        assert!(Instant::now() < deadline, "timed out waiting until {what}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// A presigned GET for an operation rusty-s3 has no action for: `path` on
+/// the endpoint with the query `params` (signed by rusty-s3's own signer).
+fn presign_get(store: &Store, path: &str, params: &[(&str, &str)]) -> String {
+    let mut url = store.bucket.base_url().clone();
+    url.set_path(path);
+    let mut query = params.to_vec();
+    query.sort_unstable();
+    let no_headers = std::iter::empty::<(&str, &str)>();
+    let signed = rusty_s3::signing::sign(
+        &jiff::Timestamp::now(),
+        Method::Get,
+        url,
+        ACCESS_KEY,
+        SECRET_KEY,
+        None,
+        "us-east-1",
+        HOUR.as_secs(),
+        query.iter().copied(),
+        no_headers,
+    );
+    signed.to_string()
+}
+
+/// The text of every `<tag>…</tag>` in `xml`, in order.
+fn tags<'a>(xml: &'a str, tag: &str) -> Vec<&'a str> {
+    let (open, close) = (format!("<{tag}>"), format!("</{tag}>"));
+    let mut found = Vec::new();
+    let mut rest = xml;
+    while let Some(start) = rest.find(&open) {
+        let after = &rest[start + open.len()..];
+        let Some(end) = after.find(&close) else { break };
+        found.push(&after[..end]);
+        rest = &after[end + close.len()..];
+    }
+    found
+}
+
+/// ListBuckets: the bucket names the store shows.
+fn bucket_names(store: &Store) -> Vec<String> {
+    let (status, body) = get(&presign_get(store, "/", &[]));
+    let xml = String::from_utf8_lossy(&body);
+    assert_eq!(status, 200, "{xml}");
+    tags(&xml, "Name").into_iter().map(str::to_owned).collect()
+}
+
+#[test]
+fn events_spooled_while_the_webhook_is_down_survive_a_kill() {
+    let hook = Webhook::refusing();
+    let args = ["--notify-url", hook.url.as_str(), "--notify-token", TOKEN, "--notify-prefix", "originals/"];
+    let store = start_store(&args);
+    let mut expected = Vec::new();
+    for n in 0..4 {
+        let key = format!("originals/restart-{n}.jpg");
+        let body = format!("object number {n} ").repeat(n + 1);
+        let etag = put_object(&store, &key, body.as_bytes());
+        expected.push((key, body.len() as u64, etag));
+    }
+    put_object(&store, "variants/not-notified.webp", b"v");
+    // Each event was on disk before its PUT was answered.
+    assert_eq!(spooled(&store.root).len(), expected.len(), "{:?}", spooled(&store.root));
+    assert_eq!(bucket_names(&store), ["kiln"], "the spool must not show up as a bucket");
+    wait_until("the store tried the dead webhook", || hook.failures() > 0);
+
+    let root = store.kill();
+    assert_eq!(spooled(&root).len(), expected.len(), "the kill lost spooled events");
+    let store = start_store_at(root, &args);
+    hook.open();
+
+    let last = &expected.last().unwrap().0;
+    hook.wait_for(|h| h.key() == last);
+    wait_until("the spool is empty", || spooled(&store.root).is_empty());
+    assert_eq!(hook.settle(Duration::from_millis(500)), expected.len(), "{:#?}", hook.seen.borrow());
+    let seen = hook.seen.borrow();
+    for (hit, (key, size, etag)) in seen.iter().zip(&expected) {
+        assert_eq!((hit.event_name(), hit.key()), ("ObjectCreated:Put", key.as_str()));
+        assert_eq!((hit.size(), hit.e_tag()), (*size, etag.as_str()), "{key}");
+        assert!(hit.has_header(&format!("authorization: Bearer {TOKEN}")), "{}", hit.head);
+    }
+    assert!(seen.windows(2).all(|w| w[0].sequencer() < w[1].sequencer()), "out of order: {seen:#?}");
+}
+
+#[test]
+fn webhook_failing_five_times_still_gets_the_event() {
+    let hook = Webhook::failing_first(5);
+    let store = start_store(&["--notify-url", &hook.url]);
+    let etag = put_object(&store, "originals/stubborn.jpg", b"stubborn");
+    let i = hook.wait_for(|h| h.key() == "originals/stubborn.jpg");
+    assert_eq!(hook.failures(), 5);
+    assert_eq!(hook.seen.borrow()[i].e_tag(), etag);
+    wait_until("the spool is empty", || spooled(&store.root).is_empty());
+    assert_eq!(hook.settle(Duration::from_millis(300)), 1, "delivered more than once");
 }
