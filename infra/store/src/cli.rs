@@ -55,4 +55,8 @@ pub struct Args {
     /// Folder of notifications not yet delivered (default: `<root>.notify`, next to the root).
     #[arg(long, value_name = "DIR", env = "KILN_STORE_SPOOL_DIR")]
     pub spool_dir: Option<PathBuf>,
+
+    /// Folder of in-progress multipart upload records (default: `<root>.multipart`, next to the root).
+    #[arg(long, value_name = "DIR", env = "KILN_STORE_MULTIPART_DIR")]
+    pub multipart_dir: Option<PathBuf>,
 }

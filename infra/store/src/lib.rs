@@ -4,7 +4,8 @@
 //! SigV4 signatures (header and presigned query auth), lets anyone read keys
 //! under configured public prefixes, and POSTs AWS-style S3 event
 //! notifications to a webhook after objects are created, through an on-disk
-//! spool so that no event is lost.
+//! spool so that no event is lost. It also lists in-progress multipart
+//! uploads, which `s3s-fs` cannot.
 
 pub mod access;
 pub mod cli;
@@ -14,6 +15,7 @@ pub mod notify;
 pub mod server;
 pub mod spool;
 pub mod store;
+pub mod uploads;
 
 pub use cli::Args;
 pub use server::run;

@@ -1,5 +1,5 @@
 //! Startup and the HTTP server loop: prepares the root folder, buckets and
-//! the notification spool, wires auth, the
+//! state folders (notification spool, multipart registry), wires auth, the
 //! public-read policy and notifications into an `s3s` service, prints the
 //! listening line and serves until SIGINT/SIGTERM.
 
@@ -24,6 +24,7 @@ use crate::event::EventSource;
 use crate::notify::{Notifier, NotifyConfig, Target};
 use crate::spool::{Spool, pending_in};
 use crate::store::NotifyingStore;
+use crate::uploads::Registry;
 
 /// How long open connections may take to finish after a shutdown signal.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
@@ -32,7 +33,9 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 pub async fn run(args: Args) -> anyhow::Result<()> {
     let root = prepare_root(&args.root, &args.buckets)?;
     let notifier = start_notifier(&args, &root)?;
-    let service = build_service(&args, &root, notifier)?;
+    let multipart_dir = state_dir(args.multipart_dir.as_deref(), &root, ".multipart")?;
+    let uploads = Registry::new(prepare_state_dir(&multipart_dir, &root, "multipart registry")?);
+    let service = build_service(&args, &root, notifier, uploads)?;
     let listener = TcpListener::bind((args.host.as_str(), args.port))
         .await
         .with_context(|| format!("cannot listen on {}:{}", args.host, args.port))?;
@@ -92,9 +95,9 @@ fn notify_config(args: &Args) -> anyhow::Result<Option<NotifyConfig>> {
 }
 
 /// The `s3s` service: file system store, SigV4 auth and the public-read policy.
-fn build_service(args: &Args, root: &Path, notifier: Option<Notifier>) -> anyhow::Result<S3Service> {
+fn build_service(args: &Args, root: &Path, notifier: Option<Notifier>, uploads: Registry) -> anyhow::Result<S3Service> {
     let fs = FileSystem::new(root).map_err(|e| anyhow::anyhow!("cannot open store at {}: {e:?}", root.display()))?;
-    let mut builder = S3ServiceBuilder::new(NotifyingStore::new(fs, notifier));
+    let mut builder = S3ServiceBuilder::new(NotifyingStore::new(fs, notifier, uploads));
     builder.set_auth(SimpleAuth::from_single(args.access_key.as_str(), args.secret_key.as_str()));
     builder.set_access(PublicRead::new(args.public_prefixes.clone()));
     Ok(builder.build())

@@ -1,9 +1,11 @@
 //! The S3 implementation served by `kiln-store`: `s3s_fs::FileSystem` with
-//! durable event notifications.
+//! durable event notifications and a multipart upload registry.
 //!
 //! Every operation `s3s-fs` implements is passed straight through; PutObject,
 //! CompleteMultipartUpload and CopyObject additionally spool an
-//! `ObjectCreated:*` event once they succeed (before answering).
+//! `ObjectCreated:*` event once they succeed (before answering), the multipart
+//! operations keep the [`Registry`] up to date, and ListMultipartUploads,
+//! which `s3s-fs` lacks, is answered from that registry.
 
 use std::future::Future;
 use std::sync::Arc;
@@ -12,22 +14,26 @@ use anyhow::{Context as _, anyhow};
 use hyper::http::Extensions;
 use hyper::{HeaderMap, Method, Uri};
 use s3s::dto::*;
-use s3s::{S3, S3Error, S3Request, S3Response, S3Result, s3_error};
+use s3s::{S3, S3Error, S3ErrorCode, S3Request, S3Response, S3Result, s3_error};
 use s3s_fs::FileSystem;
+use time::OffsetDateTime;
 
 use crate::event::{EventName, ObjectCreated};
 use crate::notify::Notifier;
+use crate::uploads::{self, PageQuery, Registry, Upload};
 
-/// `s3s_fs::FileSystem` plus optional webhook notifications.
+/// `s3s_fs::FileSystem` plus optional webhook notifications and the
+/// multipart upload registry.
 pub struct NotifyingStore {
     inner: Arc<FileSystem>,
     notifier: Option<Notifier>,
+    uploads: Registry,
 }
 
 impl NotifyingStore {
     /// Wraps `inner`; with `notifier` set, created objects are announced.
-    pub fn new(inner: FileSystem, notifier: Option<Notifier>) -> Self {
-        Self { inner: Arc::new(inner), notifier }
+    pub fn new(inner: FileSystem, notifier: Option<Notifier>, uploads: Registry) -> Self {
+        Self { inner: Arc::new(inner), notifier, uploads }
     }
 
     /// Spools the event for a freshly created object, if anyone listens for
@@ -56,6 +62,83 @@ impl NotifyingStore {
         })
         .await
         .map_err(internal_error)
+    }
+
+    /// Forgets a finished upload; a failure is logged, not returned (the
+    /// upload itself is done), and leaves a stale listing entry.
+    async fn forget_upload(&self, upload_id: String) {
+        let uploads = self.uploads.clone();
+        if let Err(err) = detached(async move { uploads.forget(&upload_id).await }).await {
+            eprintln!("kiln-store: MULTIPART REGISTRY: {err:#}");
+        }
+    }
+
+    /// Answers an abort of an upload `s3s-fs` no longer knows (it says
+    /// AccessDenied) but the registry still lists: the entry is dropped, so
+    /// listings stop showing it, and the client gets NoSuchUpload.
+    async fn abort_failed(&self, err: S3Error, input: &AbortMultipartUploadInput) -> S3Error {
+        if *err.code() != S3ErrorCode::AccessDenied {
+            return err;
+        }
+        match self.uploads.get(&input.upload_id).await {
+            Ok(Some(u)) if u.bucket == input.bucket && u.key == input.key => {
+                let Upload { bucket, key, upload_id, .. } = &u;
+                eprintln!("kiln-store: multipart upload {upload_id} of {bucket}/{key} is gone; unlisting it");
+                self.forget_upload(u.upload_id).await;
+                s3_error!(NoSuchUpload)
+            }
+            _ => err,
+        }
+    }
+
+    /// ListMultipartUploads from the registry.
+    async fn list_uploads(&self, input: ListMultipartUploadsInput) -> S3Result<ListMultipartUploadsOutput> {
+        let head = HeadBucketInput::builder()
+            .bucket(input.bucket.clone())
+            .build()
+            .map_err(|e| internal_error(e.into()))?;
+        self.inner.head_bucket(internal_request(head, Method::HEAD)).await?;
+        if input.delimiter.as_deref().is_some_and(|d| !d.is_empty()) {
+            return Err(s3_error!(NotImplemented, "kiln-store does not support a delimiter in ListMultipartUploads"));
+        }
+        let max_uploads = match input.max_uploads {
+            None => uploads::MAX_UPLOADS,
+            Some(n) => usize::try_from(n)
+                .map_err(|_| s3_error!(InvalidArgument, "max-uploads must not be negative"))?
+                .min(uploads::MAX_UPLOADS),
+        };
+        let query = PageQuery {
+            prefix: input.prefix.as_deref().unwrap_or(""),
+            key_marker: input.key_marker.as_deref(),
+            upload_id_marker: input.upload_id_marker.as_deref(),
+            max_uploads,
+        };
+        let all = self.uploads.list(&input.bucket).await.map_err(internal_error)?;
+        let page = uploads::select_page(all, &query);
+        let last = page.uploads.last();
+        Ok(ListMultipartUploadsOutput {
+            next_key_marker: last.map(|u| u.key.clone()),
+            next_upload_id_marker: last.map(|u| u.upload_id.clone()),
+            is_truncated: Some(page.truncated),
+            max_uploads: Some(i32::try_from(max_uploads).unwrap_or(i32::MAX)),
+            uploads: Some(page.uploads.into_iter().map(listed).collect()),
+            bucket: Some(input.bucket),
+            prefix: input.prefix,
+            key_marker: input.key_marker,
+            upload_id_marker: input.upload_id_marker,
+            ..Default::default()
+        })
+    }
+}
+
+/// An upload as ListMultipartUploads shows it.
+fn listed(u: Upload) -> MultipartUpload {
+    MultipartUpload {
+        key: Some(u.key),
+        upload_id: Some(u.upload_id),
+        initiated: Some(u.initiated),
+        storage_class: Some(StorageClass::from_static(StorageClass::STANDARD)),
+        ..Default::default()
     }
 }
 
@@ -134,11 +217,9 @@ impl_s3! {
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        create_multipart_upload(CreateMultipartUploadInput) -> CreateMultipartUploadOutput;
         upload_part(UploadPartInput) -> UploadPartOutput;
         upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
         list_parts(ListPartsInput) -> ListPartsOutput;
-        abort_multipart_upload(AbortMultipartUploadInput) -> AbortMultipartUploadOutput;
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
@@ -155,13 +236,49 @@ impl_s3! {
         Ok(resp)
     }
 
+    async fn create_multipart_upload(
+        &self,
+        req: S3Request<CreateMultipartUploadInput>,
+    ) -> S3Result<S3Response<CreateMultipartUploadOutput>> {
+        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let resp = self.inner.create_multipart_upload(req).await?;
+        let upload_id = resp.output.upload_id.clone();
+        let upload_id = upload_id.ok_or_else(|| internal_error(anyhow!("s3s-fs answered without an upload id")))?;
+        let upload = Upload { bucket, key, upload_id, initiated: OffsetDateTime::now_utc().into() };
+        let uploads = self.uploads.clone();
+        detached(async move { uploads.record(&upload).await }).await.map_err(internal_error)?;
+        Ok(resp)
+    }
+
     async fn complete_multipart_upload(
         &self,
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
-        let (bucket, key) = (req.input.bucket.clone(), req.input.key.clone());
+        let (bucket, key, upload_id) = (req.input.bucket.clone(), req.input.key.clone(), req.input.upload_id.clone());
         let resp = self.inner.complete_multipart_upload(req).await?;
+        self.forget_upload(upload_id).await;
         self.announce(EventName::CompleteMultipartUpload, bucket, key).await?;
         Ok(resp)
+    }
+
+    async fn abort_multipart_upload(
+        &self,
+        req: S3Request<AbortMultipartUploadInput>,
+    ) -> S3Result<S3Response<AbortMultipartUploadOutput>> {
+        let input = req.input.clone();
+        match self.inner.abort_multipart_upload(req).await {
+            Ok(resp) => {
+                self.forget_upload(input.upload_id).await;
+                Ok(resp)
+            }
+            Err(err) => Err(self.abort_failed(err, &input).await),
+        }
+    }
+
+    async fn list_multipart_uploads(
+        &self,
+        req: S3Request<ListMultipartUploadsInput>,
+    ) -> S3Result<S3Response<ListMultipartUploadsOutput>> {
+        Ok(S3Response::new(self.list_uploads(req.input).await?))
     }
 }

@@ -518,3 +518,76 @@ fn webhook_failing_five_times_still_gets_the_event() {
     wait_until("the spool is empty", || spooled(&store.root).is_empty());
     assert_eq!(hook.settle(Duration::from_millis(300)), 1, "delivered more than once");
 }
+
+/// One ListMultipartUploads answer: status and body.
+fn list_uploads(store: &Store, params: &[(&str, &str)]) -> String {
+    let mut query = vec![("uploads", "")];
+    query.extend_from_slice(params);
+    let (status, body) = get(&presign_get(store, "/kiln/", &query));
+    let xml = String::from_utf8(body).expect("UTF-8 XML");
+    assert_eq!(status, 200, "{xml}");
+    xml
+}
+
+/// `(key, upload id)` of each upload listed in `xml`.
+fn listed(xml: &str) -> Vec<(String, String)> {
+    let keys = tags(xml, "Key");
+    let ids = tags(xml, "UploadId");
+    assert_eq!(keys.len(), ids.len(), "{xml}");
+    keys.into_iter().zip(ids).map(|(k, i)| (k.to_owned(), i.to_owned())).collect()
+}
+
+/// CreateMultipartUpload; returns the upload id.
+fn create_upload(store: &Store, key: &str) -> String {
+    let url = CreateMultipartUpload::new(&store.bucket, Some(&creds()), key).sign(HOUR);
+    let mut resp = agent().post(url.as_str()).send_empty().unwrap();
+    let body = resp.body_mut().read_to_string().unwrap();
+    assert_eq!(resp.status().as_u16(), 200, "{body}");
+    CreateMultipartUpload::parse_response(&body).unwrap().upload_id().to_owned()
+}
+
+#[test]
+fn list_multipart_uploads_filters_pages_and_survives_restarts() {
+    let store = start_store(&[]);
+    let (a_key, b_key) = ("originals/a.bin", "tmp/b.bin");
+    let b_id = create_upload(&store, b_key);
+    let a_id = create_upload(&store, a_key);
+    let both = vec![(a_key.to_owned(), a_id.clone()), (b_key.to_owned(), b_id.clone())];
+
+    let xml = list_uploads(&store, &[]);
+    assert_eq!(listed(&xml), both, "{xml}");
+    assert_eq!(tags(&xml, "IsTruncated"), ["false"]);
+    let initiated = tags(&xml, "Initiated");
+    assert!(initiated.len() == 2 && initiated.iter().all(|t| t.ends_with('Z')), "{xml}");
+    assert_eq!(listed(&list_uploads(&store, &[("prefix", "tmp/")])), both[1..]);
+    assert_eq!(bucket_names(&store), ["kiln"], "the registry must not show up as a bucket");
+
+    // Page by page, with max-uploads=1.
+    let first = list_uploads(&store, &[("max-uploads", "1")]);
+    assert_eq!(listed(&first), both[..1]);
+    assert_eq!(tags(&first, "IsTruncated"), ["true"]);
+    assert_eq!(tags(&first, "NextKeyMarker"), [a_key]);
+    assert_eq!(tags(&first, "NextUploadIdMarker"), [a_id.as_str()]);
+    let second = list_uploads(&store, &[("max-uploads", "1"), ("key-marker", a_key), ("upload-id-marker", &a_id)]);
+    assert_eq!(listed(&second), both[1..]);
+    assert_eq!(tags(&second, "IsTruncated"), ["false"]);
+
+    // The registry is on disk: a killed and restarted store still lists both.
+    let store = start_store_at(store.kill(), &[]);
+    assert_eq!(listed(&list_uploads(&store, &[])), both);
+
+    let creds = creds();
+    let part = UploadPart::new(&store.bucket, Some(&creds), a_key, 1, &a_id).sign(HOUR);
+    let (status, etag) = put(part.as_str(), b"one small part");
+    assert_eq!(status, 200);
+    let etags = std::iter::once(etag.as_str());
+    let complete = CompleteMultipartUpload::new(&store.bucket, Some(&creds), a_key, &a_id, etags);
+    let resp = agent().post(complete.sign(HOUR).as_str()).send(complete.body()).unwrap();
+    assert_eq!(resp.status().as_u16(), 200);
+    let abort = store.bucket.abort_multipart_upload(Some(&creds), b_key, &b_id).sign(HOUR);
+    assert_eq!(agent().delete(abort.as_str()).call().unwrap().status().as_u16(), 204);
+
+    let xml = list_uploads(&store, &[]);
+    assert_eq!(listed(&xml), [], "{xml}");
+    assert_eq!(tags(&xml, "IsTruncated"), ["false"]);
+}
