@@ -39,9 +39,13 @@ pub struct Stack {
     pub api: String,
     pub s3: String,
     pub token: String,
+    /// The secret of `POST /v1/events` (the store notifies with it).
+    pub events_token: String,
     pub dir: PathBuf,
     agent: ureq::Agent,
-    _spin: Guard,
+    port: u16,
+    spin_env: Vec<(String, String)>,
+    spin: Option<Guard>,
     _store: Guard,
 }
 
@@ -72,6 +76,16 @@ impl Stack {
     /// Like [`Stack::start`], with extra environment for `spin up`
     /// (e.g. `SPIN_VARIABLE_...` overrides).
     pub fn start_with(name: &str, spin_env: &[(&str, &str)]) -> Stack {
+        Self::launch(name, spin_env, true)
+    }
+
+    /// A stack whose store announces nothing: for tests that drive the
+    /// converters themselves on keys under `originals/`.
+    pub fn start_quiet(name: &str) -> Stack {
+        Self::launch(name, &[], false)
+    }
+
+    fn launch(name: &str, spin_env: &[(&str, &str)], notify: bool) -> Stack {
         let root = repo_root();
         let dir = std::env::temp_dir().join(format!("kiln-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -79,31 +93,56 @@ impl Stack {
         let port = free_port();
         let api = format!("http://127.0.0.1:{port}");
         let token = format!("e2e-token-{}", std::process::id());
+        let events_token = format!("e2e-events-{}", std::process::id());
         // The store notifies kiln's event route of every new original.
-        let (store, s3) = start_store(&root, &dir, Some((&format!("{api}/v1/events"), &token)));
-        let log = std::fs::File::create(dir.join("spin.log")).unwrap();
+        let events_url = format!("{api}/v1/events");
+        let (store, s3) = start_store(&root, &dir, notify.then_some((events_url.as_str(), events_token.as_str())));
+        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let spin_env = spin_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let mut stack = Stack { api, s3, token, events_token, dir, agent, port, spin_env, spin: None, _store: store };
+        stack.start_spin();
+        stack
+    }
+
+    /// Starts `spin up` (again, after [`Stack::kill_spin`]): the same port,
+    /// state dir (key-value) and store.
+    pub fn start_spin(&mut self) {
+        let root = repo_root();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("spin.log")).unwrap();
         let mut cmd = Command::new(spin_binary(&root));
         cmd.args(["up", "--from"])
             .arg(root.join("spin.toml"))
-            .args(["--listen", &format!("127.0.0.1:{port}")])
+            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
             .arg("--state-dir")
-            .arg(dir.join("spin-state"))
+            .arg(self.dir.join("spin-state"))
             .args(["--max-instance-memory", &MAX_INSTANCE_MEMORY.to_string()])
-            .env("SPIN_VARIABLE_AUTH_TOKEN", &token)
-            .env("SPIN_VARIABLE_S3_ENDPOINT", &s3)
+            .env("SPIN_VARIABLE_AUTH_TOKEN", &self.token)
+            .env("SPIN_VARIABLE_EVENTS_TOKEN", &self.events_token)
+            .env("SPIN_VARIABLE_S3_ENDPOINT", &self.s3)
             .env("SPIN_VARIABLE_S3_ACCESS_KEY", ACCESS_KEY)
             .env("SPIN_VARIABLE_S3_SECRET_KEY", SECRET_KEY)
             .env("SPIN_VARIABLE_S3_BUCKET", BUCKET)
-            .env("SPIN_VARIABLE_PUBLIC_BASE_URL", format!("{s3}/{BUCKET}"))
+            .env("SPIN_VARIABLE_PUBLIC_BASE_URL", format!("{}/{BUCKET}", self.s3))
             .stdout(Stdio::from(log.try_clone().unwrap()))
             .stderr(Stdio::from(log));
-        for (k, v) in spin_env {
+        for (k, v) in &self.spin_env {
             cmd.env(k, v);
         }
-        let spin = Guard::spawn(cmd, dir.join("spin.log"));
-        wait_for_http(&format!("{api}/"), Duration::from_secs(180), &spin);
-        let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        Stack { api, s3, token, dir, agent, _spin: spin, _store: store }
+        let spin = Guard::spawn(cmd, self.dir.join("spin.log"));
+        wait_for_http(&format!("{}/", self.api), Duration::from_secs(180), &spin);
+        self.spin = Some(spin);
+    }
+
+    /// SIGKILLs `spin up` and everything it started (no graceful anything).
+    pub fn kill_spin(&mut self) {
+        drop(self.spin.take());
+    }
+
+    /// `POST /v1/sweep`: one pass; returns its JSON report.
+    pub fn sweep(&self) -> serde_json::Value {
+        let reply = self.post("/v1/sweep", "application/json", b"", Some(&self.token));
+        assert_eq!(reply.status, 200, "sweep: {}", String::from_utf8_lossy(&reply.body));
+        reply.json()
     }
 
     /// POSTs `body` to `path` with the bearer `token` (None = no header).
@@ -202,12 +241,14 @@ impl Stack {
         (bucket, Credentials::new(ACCESS_KEY, SECRET_KEY))
     }
 
-    /// PUTs an object with the store's credentials (as any S3 client would).
-    pub fn put_object(&self, key: &str, bytes: &[u8]) {
+    /// PUTs an object with the store's credentials (as any S3 client
+    /// would); returns its ETag.
+    pub fn put_object(&self, key: &str, bytes: &[u8]) -> String {
         let (bucket, creds) = self.bucket();
         let url = bucket.put_object(Some(&creds), key).sign(Duration::from_secs(60));
         let reply = into_reply(self.agent.put(url.as_str()).send(bytes).unwrap());
         assert_eq!(reply.status, 200, "PUT {key}: {}", String::from_utf8_lossy(&reply.body));
+        reply.header("etag").unwrap_or_default().trim_matches('"').to_string()
     }
 
     /// GETs an object with the store's credentials.

@@ -41,7 +41,7 @@ fn combined_mode_decodes_once_and_keeps_every_variant() {
 
 #[test]
 fn combined_converter_checks_its_requests() {
-    let s = Stack::start("combined-errors");
+    let s = Stack::start_quiet("combined-errors");
     let post = |content_type: &str, body: &[u8], token: Option<&str>| s.post("/v1/convert/all", content_type, body, token);
     assert_eq!(post("application/json", br#"{"key":"originals/a/b.jpg"}"#, None).status, 401);
     let reply = post("image/jpeg", b"\xff\xd8\xff", Some(&s.token));

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| Stack::start("hostile"))
+    STACK.get_or_init(|| Stack::start_quiet("hostile"))
 }
 
 const ROUTES: &[&str] = &["/v1/convert/webp", "/v1/convert/avif", "/v1/convert/jpeg", "/v1/thumbnail"];
@@ -71,13 +71,14 @@ fn storage_mode_errors() {
     let s = stack();
     let route = "/v1/convert/jpeg";
     assert_error(&s.convert_key(route, "originals/does-not-exist.jpg"), 404, "not_found", "missing key");
-    assert_error(&s.convert_key(route, "../etc/passwd"), 400, "bad_parameter", "dot-dot key");
-    assert_error(&s.convert_key(route, "variants/x/webp.webp"), 400, "bad_parameter", "variant as source");
+    assert_error(&s.convert_key(route, "originals/../etc/passwd"), 400, "bad_request", "dot-dot key");
+    assert_error(&s.convert_key(route, "sources/x.jpg"), 400, "bad_request", "not an original");
+    assert_error(&s.convert_key(route, "variants/x/webp.webp"), 400, "bad_request", "variant as source");
     assert_error(&s.post(route, "application/json", b"{not json", Some(&s.token)), 400, "bad_request", "bad JSON");
     // A corrupt original in the bucket: 422, and no variant is written.
-    s.put_object("sources/broken.jpg", &hostile("truncated.jpg"));
-    assert_error(&s.convert_key(route, "sources/broken.jpg"), 422, "corrupt_image", "corrupt original");
-    assert_eq!(s.get_object("variants/sources/broken/jpeg.jpg").status, 404);
+    s.put_object("originals/broken.jpg", &hostile("truncated.jpg"));
+    assert_error(&s.convert_key(route, "originals/broken.jpg"), 422, "corrupt_image", "corrupt original");
+    assert_eq!(s.get_object("variants/broken.jpg/jpeg.jpg").status, 404);
 }
 
 #[test]

@@ -43,8 +43,18 @@ fn one_shot_upload_yields_four_variants_and_a_manifest() {
     let again = s.get_with_token(&format!("/v1/uploads/{id}"));
     assert_eq!(again.status, 200);
     assert_eq!(again.json(), manifest);
-    let stored = s.get_url(&format!("{}/kiln/variants/{id}/forest_path/manifest.json", s.s3));
+    let stored = s.get_url(&format!("{}/kiln/variants/{id}/forest_path.jpg/manifest.json", s.s3));
     assert_eq!(stored.json(), manifest);
+
+    // Storage mode with parameters writes a variant of its own, never over
+    // the canonical one the manifest describes.
+    let jpeg = variants.iter().find(|v| v["format"] == "jpeg").unwrap();
+    let canonical = s.get_url(jpeg["url"].as_str().unwrap()).body;
+    let small = s.convert_key("/v1/convert/jpeg?width=8&quality=1", original["key"].as_str().unwrap());
+    assert_eq!(small.status, 200, "{}", String::from_utf8_lossy(&small.body));
+    assert_ne!(small.json()["key"], jpeg["url"].as_str().unwrap().rsplit_once("/kiln/").unwrap().1);
+    assert!(small.json()["key"].as_str().unwrap().ends_with("/jpeg-w8-q1.jpg"), "{}", small.json());
+    assert_eq!(s.get_url(jpeg["url"].as_str().unwrap()).body, canonical, "the canonical JPEG was overwritten");
 
     // The store also notified kiln of the new original; that event must
     // not convert it a second time (the manifest would change).

@@ -28,28 +28,28 @@ fn fifty_megapixels(progressive: bool) -> Vec<u8> {
 
 #[test]
 fn fifty_megapixel_jpegs_fit_or_get_a_clear_413() {
-    let s = Stack::start("large");
+    let s = Stack::start_quiet("large");
     let baseline = fifty_megapixels(false);
-    s.put_object("sources/large/baseline-50mp.jpg", &baseline);
+    s.put_object("originals/large/baseline-50mp.jpg", &baseline);
     for (route, mime, side) in [
         ("/v1/convert/webp", "image/webp", 2048),
         ("/v1/convert/avif", "image/avif", 2048),
         ("/v1/convert/jpeg", "image/jpeg", 2048),
         ("/v1/thumbnail", "image/png", 256),
     ] {
-        let reply = s.convert_key(route, "sources/large/baseline-50mp.jpg");
+        let reply = s.convert_key(route, "originals/large/baseline-50mp.jpg");
         assert_eq!(reply.status, 200, "50 MP -> {route}: {}", String::from_utf8_lossy(&reply.body));
         let url = reply.json()["url"].as_str().unwrap().to_string();
         assert_eq!(verify(&s.get_url(&url).body, mime).unwrap(), fitted(W, H, side), "{route}");
     }
 
     let progressive = fifty_megapixels(true);
-    s.put_object("sources/large/progressive-50mp.jpg", &progressive);
-    let reply = s.convert_key("/v1/convert/webp", "sources/large/progressive-50mp.jpg");
+    s.put_object("originals/large/progressive-50mp.jpg", &progressive);
+    let reply = s.convert_key("/v1/convert/webp", "originals/large/progressive-50mp.jpg");
     assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
     let detail = reply.json()["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("progressive") && detail.contains("MiB"), "{detail}");
     // The instance was refused before allocating, so the server still serves.
-    let ok = s.convert_key("/v1/thumbnail", "sources/large/baseline-50mp.jpg");
+    let ok = s.convert_key("/v1/thumbnail", "originals/large/baseline-50mp.jpg");
     assert_eq!(ok.status, 200);
 }

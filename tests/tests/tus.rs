@@ -15,9 +15,13 @@ use std::time::Duration;
 const MIB: usize = 1024 * 1024;
 const OCTETS: (&str, &str) = ("content-type", "application/offset+octet-stream");
 
+/// The smallest PATCH body but the last, small here so the protocol tests
+/// can use short bodies.
+const MIN_CHUNK: usize = 64;
+
 fn stack() -> &'static Stack {
     static STACK: OnceLock<Stack> = OnceLock::new();
-    STACK.get_or_init(|| Stack::start("tus"))
+    STACK.get_or_init(|| Stack::start_with("tus", &[("SPIN_VARIABLE_TUS_MIN_CHUNK_BYTES", "64")]))
 }
 
 fn b64(s: &str) -> String {
@@ -135,7 +139,8 @@ fn options_advertises_the_protocol() {
     for e in ["creation", "creation-with-upload", "checksum", "termination", "expiration", "concatenation"] {
         assert!(ext.split(',').any(|x| x == e), "{ext} lacks {e}");
     }
-    assert_eq!(reply.header("tus-max-size"), Some("536870912"));
+    // Capped at max_input_bytes: nothing is accepted that could not be converted.
+    assert_eq!(reply.header("tus-max-size"), Some("41943040"));
     assert!(reply.header("tus-checksum-algorithm").unwrap().contains("sha1"));
 }
 
@@ -143,7 +148,9 @@ fn options_advertises_the_protocol() {
 fn protocol_errors_are_exactly_as_tus_specifies() {
     let s = stack();
     let url = create(s, 1000, &[]);
-    let chunk = vec![7u8; 100];
+    // The first chunk must look like an image: the start of a real JPEG.
+    let jpeg = std::fs::read(corpus().join("features/gray.jpg")).unwrap();
+    let chunk = jpeg[..100].to_vec();
     // Wrong offset 409, wrong content type 415, missing Tus-Resumable 412.
     assert_eq!(patch(s, &url, 5, &chunk, &[]).status, 409);
     let off = [("upload-offset", "0"), ("content-type", "application/octet-stream")];
@@ -160,8 +167,13 @@ fn protocol_errors_are_exactly_as_tus_specifies() {
     assert_eq!(patch(s, &url, 0, &chunk, &[("upload-checksum", "md5 AAAA")]).status, 400);
     // Past Upload-Length, over Tus-Max-Size, over the 10 MiB request limit: 413.
     assert_eq!(patch(s, &url, 0, &vec![1u8; 1001], &[]).status, 413);
+    // Under the minimum chunk size, and not the last chunk: 400.
+    let tiny = patch(s, &url, 0, &chunk[..MIN_CHUNK - 1], &[]);
+    assert_eq!(tiny.status, 400, "{}", String::from_utf8_lossy(&tiny.body));
     let huge = s.tus("POST", "/v1/uploads", &[("upload-length", "999999999999")], &[]);
     assert_eq!(huge.status, 413);
+    let over_input_limit = s.tus("POST", "/v1/uploads", &[("upload-length", "41943041")], &[]);
+    assert_eq!(over_input_limit.status, 413, "Upload-Length over max_input_bytes is refused before any byte");
     let big = create(s, 20 * MIB, &[]);
     let head = [("Tus-Resumable", "1.0.0"), ("Upload-Offset", "0"), ("Content-Type", "application/offset+octet-stream")];
     let answer = s.head_only("PATCH", &big, &head, 10 * MIB as u64 + 1);
@@ -247,4 +259,38 @@ fn expired_uploads_are_gone() {
     std::thread::sleep(Duration::from_millis(2100));
     assert_eq!(s.tus("HEAD", &url, &[], &[]).status, 410);
     assert_eq!(patch(&s, &url, 0, b"abc", &[]).status, 410);
+}
+
+#[test]
+fn a_retried_last_patch_leaves_a_finished_upload_alone() {
+    let s = stack();
+    let data = std::fs::read(corpus().join("photos/colorfulcups-2560x1600.jpg")).unwrap();
+    let url = create(s, data.len(), &[]);
+    upload_in_chunks(s, &url, &data, 256 * 1024);
+    let manifest = s.wait_for_manifest(&url);
+    check_manifest(s, &manifest, &data);
+    // A client retrying its last request: offset = length, no body.
+    let retry = patch(s, &url, data.len(), &[], &[]);
+    assert_eq!(retry.status, 204, "{}", String::from_utf8_lossy(&retry.body));
+    assert_eq!(retry.header("upload-offset"), Some(data.len().to_string().as_str()));
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(s.wait_for_manifest(&url), manifest, "the retry changed the manifest");
+    let key = manifest["original"]["key"].as_str().unwrap();
+    let stored = s.get_url(&format!("{}/kiln/{}", s.s3, kiln_upload::keys::manifest_key(key).replace(' ', "%20")));
+    assert_eq!(stored.json(), manifest, "the retry changed manifest.json");
+}
+
+#[test]
+fn the_first_chunk_is_checked_for_pixels_and_format() {
+    let s = stack();
+    // 30000×30000 (900 MP) declared in the header: refused on the first PATCH.
+    let bomb = std::fs::read(corpus().join("hostile/bomb-30000x30000.png")).unwrap();
+    let url = create(s, bomb.len(), &[]);
+    let reply = patch(s, &url, 0, &bomb[..256 * 1024], &[]);
+    assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
+    assert!(String::from_utf8_lossy(&reply.body).contains("pixel"));
+    assert_eq!(s.tus("HEAD", &url, &[], &[]).header("upload-offset"), Some("0"));
+    let random = std::fs::read(corpus().join("hostile/random.bin")).unwrap();
+    let url = create(s, random.len(), &[]);
+    assert_eq!(patch(s, &url, 0, &random[..4096], &[]).status, 415);
 }

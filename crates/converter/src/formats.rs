@@ -4,7 +4,9 @@
 //! component links only the encoders it names.
 
 #[allow(unused_imports)]
-use crate::{api::ApiError, config::var_num, params::Params, Converter};
+use crate::{params::Params, Converter};
+#[allow(unused_imports)]
+use kiln_spin::{config::var_num, http::ApiError};
 #[allow(unused_imports)]
 use kiln_core::encode::Encoder;
 

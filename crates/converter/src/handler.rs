@@ -2,14 +2,16 @@
 //! checks, parameters, then direct mode (image in, image out) or storage
 //! mode (`{"key"}` in, variant written to the bucket, JSON out).
 
-use crate::api::{authorize, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
-use crate::body::read_capped;
-use crate::config::{var_num, Config};
 use crate::params::{self, Params};
-use crate::storage::Storage;
 use kiln_core::encode::Encoder;
-use kiln_core::keys::{validate_source_key, variant_key};
 use kiln_core::{convert, ConvertOptions, Converted};
+use kiln_spin::body::read_capped;
+use kiln_spin::config::{var_num, Config};
+use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
+use kiln_spin::s3::S3Store;
+use kiln_upload::keys::{validate_source_key, variant_key, variant_name};
+use kiln_upload::manifest::VariantReply;
+use kiln_upload::ObjectStore;
 use spin_sdk::http::{IncomingRequest, Method, Response};
 use std::time::{Duration, Instant};
 
@@ -36,16 +38,21 @@ pub async fn serve(req: IncomingRequest, converter: &Converter) -> Response {
     }
 }
 
+/// Storage mode's body: `{"key": "originals/..."}` (the combined converter
+/// also takes the `formats` to make; all when absent).
 #[derive(serde::Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct StorageJob {
     pub(crate) key: String,
+    #[serde(default)]
+    pub(crate) formats: Option<Vec<String>>,
 }
 
 /// What the request asks for, checked before its body is read.
 struct Job {
     config: Config,
     options: ConvertOptions,
+    params: Params,
     encoder: Box<dyn Encoder>,
 }
 
@@ -54,39 +61,37 @@ fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError
         return Err(ApiError::new(405, "method_not_allowed", "use POST with an image body or {\"key\": \"...\"}"));
     }
     let config = Config::load()?;
-    authorize(req, &config.auth_token)?;
+    authorize(req, &config.auth_token, "auth_token")?;
     let max_side: u32 = var_num(converter.max_side_variable)?;
     let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
     let encoder = (converter.build_encoder)(&params)?;
     let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits };
-    Ok(Job { config, options, encoder })
+    Ok(Job { config, options, params, encoder })
 }
 
 async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
     let job = match prepare(&req, converter) {
         Ok(job) => job,
         Err(e) => {
-            crate::body::drain(req).await;
+            kiln_spin::body::drain(req).await;
             return Err(e);
         }
     };
-    let Job { config, options, encoder } = job;
     let content_type = header(&req, "content-type").unwrap_or_default();
-    let declared = header(&req, "content-length").and_then(|v| v.trim().parse().ok());
-
+    let declared = content_length(&req);
     if content_type.trim().to_ascii_lowercase().starts_with("application/json") {
         let body = read_capped(req.into_body_stream(), declared, MAX_JSON_BYTES, "JSON body").await?;
-        let job: StorageJob = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_request(format!("expected {{\"key\": \"<object key>\"}}: {e}")))?;
-        storage_mode(job, &config, &options, encoder.as_ref(), started).await
+        let storage_job: StorageJob =
+            serde_json::from_slice(&body).map_err(|e| ApiError::bad_request(format!("expected {{\"key\": \"<object key>\"}}: {e}")))?;
+        storage_mode(&storage_job.key, &job, started).await
     } else {
-        let body = read_capped(req.into_body_stream(), declared, config.limits.max_input_bytes, "image body").await?;
-        direct_mode(body, &options, encoder.as_ref(), started)
+        let body = read_capped(req.into_body_stream(), declared, job.config.limits.max_input_bytes, "image body").await?;
+        direct_mode(body, &job, started)
     }
 }
 
-fn direct_mode(body: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, started: Instant) -> Result<Response, ApiError> {
-    let converted = convert(body, options, encoder)?;
+fn direct_mode(body: Vec<u8>, job: &Job, started: Instant) -> Result<Response, ApiError> {
+    let converted = convert(body, &job.options, job.encoder.as_ref())?;
     let timing = timings(&converted, None, None, started.elapsed());
     Ok(Response::builder()
         .status(200)
@@ -99,48 +104,44 @@ fn direct_mode(body: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, s
         .build())
 }
 
-async fn storage_mode(
-    job: StorageJob,
-    config: &Config,
-    options: &ConvertOptions,
-    encoder: &dyn Encoder,
-    started: Instant,
-) -> Result<Response, ApiError> {
-    validate_source_key(&job.key)?;
-    let storage = Storage::new(&config.s3)?;
+async fn storage_mode(key: &str, job: &Job, started: Instant) -> Result<Response, ApiError> {
+    validate_source_key(key)?;
+    let storage = S3Store::new(&job.config.s3)?;
     let fetch_started = Instant::now();
-    let original = storage.get(&job.key, config.limits.max_input_bytes).await?;
+    let original = storage.get(key, job.config.limits.max_input_bytes).await?;
     let fetch = fetch_started.elapsed();
 
-    let converted = convert(original, options, encoder)?;
-    let (mut body, store) = store_variant(&storage, &job.key, &converted).await?;
-    body["linear_memory"] = serde_json::json!(linear_memory_bytes());
+    let converted = convert(original, &job.options, job.encoder.as_ref())?;
+    let name = variant_name(converted.format.name, job.params.width, job.params.quality);
+    let (mut reply, store) = store_variant(&storage, key, &name, &converted).await?;
+    reply.linear_memory = linear_memory_bytes();
     Ok(Response::builder()
         .status(200)
         .header("content-type", "application/json")
         .header("server-timing", timings(&converted, Some(fetch), Some(store), started.elapsed()))
         .header(LINEAR_MEMORY_HEADER, linear_memory_bytes().unwrap_or(0).to_string())
-        .body(body.to_string())
+        .body(serde_json::to_vec(&reply).expect("a reply serializes"))
         .build())
 }
 
-/// PUTs a variant of `source_key` where [`variant_key`] puts it; returns
-/// the JSON that describes it to the caller and how long the PUT took.
-pub(crate) async fn store_variant(storage: &Storage, source_key: &str, converted: &Converted) -> Result<(serde_json::Value, Duration), ApiError> {
+/// PUTs a variant of `source_key` named `name` where [`variant_key`] puts
+/// it; returns its description and how long the PUT took.
+pub(crate) async fn store_variant(storage: &S3Store, source_key: &str, name: &str, converted: &Converted) -> Result<(VariantReply, Duration), ApiError> {
     let format = converted.format;
-    let key = variant_key(source_key, format.name, format.extension);
+    let key = variant_key(source_key, name, format.extension);
     let started = Instant::now();
     storage.put(&key, &converted.bytes, format.mime_type).await?;
-    let body = serde_json::json!({
-        "format": format.name,
-        "key": key,
-        "url": storage.public_url(&key),
-        "mime_type": format.mime_type,
-        "size": converted.bytes.len(),
-        "width": converted.width,
-        "height": converted.height,
-    });
-    Ok((body, started.elapsed()))
+    let reply = VariantReply {
+        format: format.name.to_string(),
+        url: storage.public_url(&key),
+        key,
+        mime_type: format.mime_type.to_string(),
+        size: converted.bytes.len() as u64,
+        width: converted.width,
+        height: converted.height,
+        linear_memory: None,
+    };
+    Ok((reply, started.elapsed()))
 }
 
 fn timings(c: &Converted, fetch: Option<Duration>, store: Option<Duration>, total: Duration) -> String {

@@ -1,12 +1,14 @@
 //! kiln-converter: everything a converter component does around the core.
 //!
-//! A request flows: [`api::authorize`] (bearer token) → [`params`] (query:
-//! `width`, `quality`) → either *direct mode* (the body is the image, the
-//! response is the variant) or *storage mode* (the body is
-//! `{"key": "..."}`: [`storage`] GETs the original, the variant is PUT at
-//! `variants/<key-stem>/<name>.<ext>` and the response describes it).
-//! Configuration comes from Spin variables ([`config`]); errors leave as JSON
-//! with the right status ([`api::ApiError`]).
+//! A request flows: bearer-token auth → [`params`] (query: `width`,
+//! `quality`) → either *direct mode* (the body is the image, the response
+//! is the variant) or *storage mode* (the body is `{"key": "originals/..."}`:
+//! the original is fetched from the bucket, the variant is PUT at
+//! `variants/<original key without originals/>/<name>.<ext>` and the
+//! response is a typed `VariantReply`). A request with `width` or `quality`
+//! writes a variant named after them (`jpeg-w8-q1.jpg`), never over the
+//! canonical one the manifest describes. Spin plumbing (errors, bodies,
+//! variables, S3) is `kiln-spin`; key layout is `kiln_upload::keys`.
 //!
 //! [`combined`] is the decode-once alternative: one request converts a
 //! stored original into every format.
@@ -14,13 +16,9 @@
 //! Each component's own `lib.rs` only names its format and builds its
 //! encoder (a [`Converter`]).
 
-pub mod api;
-pub mod body;
 pub mod combined;
-pub mod config;
 pub mod formats;
 pub mod handler;
 pub mod params;
-pub mod storage;
 
 pub use handler::{serve, Converter};

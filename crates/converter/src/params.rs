@@ -1,7 +1,7 @@
 //! Query parameters of a conversion request: `width` (max long side of the
 //! output, never above the configured maximum) and `quality` (1..=100).
 
-use crate::api::ApiError;
+use kiln_spin::http::ApiError;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Params {

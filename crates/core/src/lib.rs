@@ -8,20 +8,17 @@
 //! output format, behind the [`encode::Encoder`] trait). [`pipeline`] strings
 //! them together and times each stage; [`multi`] decodes once for many outputs.
 //!
-//! Nothing here touches WASI, HTTP or storage: the crate is tested natively
-//! and linked unchanged into the Spin components.
+//! Nothing here touches WASI, HTTP, storage or uploads (that is
+//! `kiln-upload`): the crate is about images only, tested natively and
+//! linked unchanged into the Spin components.
 
 pub mod alloc_counter;
 pub mod decode;
-pub mod digest;
 pub mod encode;
 pub mod error;
 pub mod estimate;
-pub mod events;
 pub mod image;
-pub mod keys;
 pub mod limits;
-pub mod manifest;
 pub mod multi;
 pub mod orient;
 pub mod pipeline;
@@ -29,7 +26,6 @@ pub mod probe;
 pub mod resize;
 pub mod sniff;
 pub mod timing;
-pub mod tus;
 
 pub use error::KilnError;
 pub use image::{Image, PixelLayout};

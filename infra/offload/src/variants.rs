@@ -1,13 +1,13 @@
 //! The worker's conversion: the four variants made in parallel threads
 //! (`std::thread::scope`), each decoding its own copy of the original, as
 //! uplodr does, with [`kiln_core::convert`]; each thread PUTs its variant at
-//! the key [`kiln_core::keys::variant_key`] gives. A failing variant does not
+//! the key [`kiln_upload::keys::variant_key`] gives. A failing variant does not
 //! stop the others: every thread's outcome is returned.
 
 use crate::settings::VariantJob;
 use crate::storage::{ObjectStore, StorageError};
 use crate::timing::Timings;
-use kiln_core::keys::variant_key;
+use kiln_upload::keys::variant_key;
 use kiln_core::{convert, ConvertOptions, KilnError, Limits};
 use std::time::Instant;
 

@@ -20,7 +20,7 @@ use crate::storage::{ObjectStore, StorageError};
 use crate::timing::{peak_rss_bytes, Timings};
 use crate::variants::{make_all, VariantError};
 use anyhow::Context;
-use kiln_core::keys::{validate_source_key, ORIGINALS_PREFIX};
+use kiln_upload::keys::{validate_source_key, ORIGINALS_PREFIX};
 use kiln_core::{ConvertOptions, KilnError, Limits};
 use std::io::Write;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! kiln-store, the real `kiln-offload-worker` process started by the
 //! driver, real corpus images; AVIF outputs are checked with `avifdec`.
 
-use kiln_core::keys::variant_key;
+use kiln_upload::keys::variant_key;
 use kiln_core::orient::{read_orientation, swaps_dimensions};
 use kiln_e2e::images::{fitted, verify};
 use kiln_e2e::{corpus, Store};

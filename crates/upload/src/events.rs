@@ -4,7 +4,7 @@
 //! messages (`action`), each turned into [`ObjectEvent`]s with the key
 //! decoded.
 
-use crate::error::KilnError;
+use crate::error::UploadError;
 use serde_json::Value;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,9 +21,9 @@ pub struct ObjectEvent {
 }
 
 /// Parses a notification body into its events. Unknown shapes are a 400.
-pub fn parse(body: &[u8]) -> Result<Vec<ObjectEvent>, KilnError> {
+pub fn parse(body: &[u8]) -> Result<Vec<ObjectEvent>, UploadError> {
     let json: Value = serde_json::from_slice(body)
-        .map_err(|e| KilnError::BadParameter(format!("event body is not JSON: {e}")))?;
+        .map_err(|e| UploadError::BadRequest(format!("event body is not JSON: {e}")))?;
     if let Some(records) = json.get("Records").and_then(Value::as_array) {
         return records.iter().map(s3_record).collect();
     }
@@ -33,11 +33,11 @@ pub fn parse(body: &[u8]) -> Result<Vec<ObjectEvent>, KilnError> {
     if json.get("action").is_some() {
         return r2_message(&json).map(|e| vec![e]);
     }
-    Err(KilnError::BadParameter("unknown event format: expected S3 'Records', Tigris 'events' or R2 'action'".into()))
+    Err(UploadError::BadRequest("unknown event format: expected S3 'Records', Tigris 'events' or R2 'action'".into()))
 }
 
-fn missing(what: &str) -> KilnError {
-    KilnError::BadParameter(format!("event lacks {what}"))
+fn missing(what: &str) -> UploadError {
+    UploadError::BadRequest(format!("event lacks {what}"))
 }
 
 fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
@@ -48,7 +48,7 @@ fn etag(v: Option<&Value>) -> Option<String> {
     v.and_then(Value::as_str).map(|s| s.trim_matches('"').to_string())
 }
 
-fn s3_record(r: &Value) -> Result<ObjectEvent, KilnError> {
+fn s3_record(r: &Value) -> Result<ObjectEvent, UploadError> {
     let name = str_at(r, &["eventName"]).ok_or_else(|| missing("eventName"))?;
     let name = name.strip_prefix("s3:").unwrap_or(name);
     let object = r.get("s3").and_then(|s| s.get("object")).ok_or_else(|| missing("s3.object"))?;
@@ -63,7 +63,7 @@ fn s3_record(r: &Value) -> Result<ObjectEvent, KilnError> {
     })
 }
 
-fn tigris_event(e: &Value) -> Result<ObjectEvent, KilnError> {
+fn tigris_event(e: &Value) -> Result<ObjectEvent, UploadError> {
     let name = str_at(e, &["eventName"]).ok_or_else(|| missing("eventName"))?;
     let object = e.get("object").ok_or_else(|| missing("object"))?;
     Ok(ObjectEvent {
@@ -76,7 +76,7 @@ fn tigris_event(e: &Value) -> Result<ObjectEvent, KilnError> {
     })
 }
 
-fn r2_message(m: &Value) -> Result<ObjectEvent, KilnError> {
+fn r2_message(m: &Value) -> Result<ObjectEvent, UploadError> {
     let action = str_at(m, &["action"]).ok_or_else(|| missing("action"))?;
     let object = m.get("object").ok_or_else(|| missing("object"))?;
     Ok(ObjectEvent {
@@ -90,12 +90,12 @@ fn r2_message(m: &Value) -> Result<ObjectEvent, KilnError> {
 }
 
 /// S3 keys in notifications are form-encoded: `+` is a space, then `%XX`.
-fn decode_form_key(raw: &str) -> Result<String, KilnError> {
+fn decode_form_key(raw: &str) -> Result<String, UploadError> {
     let spaced = raw.replace('+', " ");
     percent_encoding::percent_decode_str(&spaced)
         .decode_utf8()
         .map(|k| k.into_owned())
-        .map_err(|_| KilnError::BadParameter(format!("event key {raw:?} is not UTF-8 once decoded")))
+        .map_err(|_| UploadError::BadRequest(format!("event key {raw:?} is not UTF-8 once decoded")))
 }
 
 #[cfg(test)]
@@ -133,8 +133,8 @@ mod tests {
 
     #[test]
     fn unknown_shapes_are_bad_requests() {
-        assert!(matches!(parse(b"{}"), Err(KilnError::BadParameter(_))));
-        assert!(matches!(parse(b"nope"), Err(KilnError::BadParameter(_))));
+        assert!(matches!(parse(b"{}"), Err(UploadError::BadRequest(_))));
+        assert!(matches!(parse(b"nope"), Err(UploadError::BadRequest(_))));
         assert!(parse(br#"{"Records":[{"eventName":"ObjectCreated:Put"}]}"#).is_err());
     }
 }

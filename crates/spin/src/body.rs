@@ -4,7 +4,7 @@
 //! bodies of requests refused early, so clients that write their whole body
 //! before reading the answer see the error instead of a broken pipe.
 
-use crate::api::ApiError;
+use crate::http::ApiError;
 use futures::{Stream, StreamExt, TryStreamExt};
 use spin_sdk::http::IncomingRequest;
 
@@ -14,7 +14,7 @@ pub const DRAIN_LIMIT: usize = 1024 * 1024;
 /// Reads and discards `req`'s body if it declares at most [`DRAIN_LIMIT`]
 /// bytes (a larger body is left unread: the connection is closed instead).
 pub async fn drain(req: IncomingRequest) {
-    let declared = crate::api::header(&req, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
+    let declared = crate::http::header(&req, "content-length").and_then(|v| v.trim().parse::<usize>().ok());
     if declared.is_some_and(|n| n > DRAIN_LIMIT) {
         return;
     }

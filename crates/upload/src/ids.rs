@@ -1,10 +1,26 @@
-//! Upload ids and safe file names for original keys.
+//! Upload ids, write tokens and safe file names for original keys.
 
-/// A random 128-bit id, hex-encoded.
-pub fn new_id() -> String {
-    let mut bytes = [0u8; 16];
-    getrandom::fill(&mut bytes).expect("the host provides randomness");
+/// Lower-case hex of `bytes`.
+pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn random_hex<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
+    // Both the Spin host (wasi:random) and every native target provide it.
+    getrandom::fill(&mut bytes).expect("the host provides randomness");
+    hex(&bytes)
+}
+
+/// A random 128-bit upload id, hex-encoded.
+pub fn new_id() -> String {
+    random_hex::<16>()
+}
+
+/// A random 64-bit token naming one writer: a record revision, a lock or
+/// lease owner, a chunk attempt.
+pub fn nonce() -> String {
+    random_hex::<8>()
 }
 
 /// True for ids [`new_id`] makes (so a path segment can be checked).

@@ -1,8 +1,8 @@
 //! tus 1.0 header grammar (pure parsing, no I/O): `Upload-Metadata`,
 //! `Upload-Checksum`, `Upload-Concat`, and what kiln advertises. The
-//! protocol itself runs in the manifest function (kiln-ingest).
+//! protocol itself is the state machine in [`crate::tus`].
 
-use crate::error::KilnError;
+use crate::error::UploadError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use std::collections::BTreeMap;
@@ -14,19 +14,19 @@ pub const CHECKSUM_ALGORITHMS: &str = "sha1,sha256";
 pub const OFFSET_OCTET_STREAM: &str = "application/offset+octet-stream";
 
 /// `Upload-Metadata: key base64value,key2` → map (values decoded, lossy UTF-8).
-pub fn parse_metadata(header: &str) -> Result<BTreeMap<String, String>, KilnError> {
+pub fn parse_metadata(header: &str) -> Result<BTreeMap<String, String>, UploadError> {
     let mut out = BTreeMap::new();
     for pair in header.split(',').map(str::trim).filter(|p| !p.is_empty()) {
         let mut parts = pair.splitn(2, ' ');
         let key = parts.next().unwrap_or_default();
         if key.is_empty() || !key.bytes().all(|b| b.is_ascii_graphic() && b != b',') {
-            return Err(KilnError::BadParameter(format!("Upload-Metadata key {key:?} is not valid")));
+            return Err(UploadError::BadRequest(format!("Upload-Metadata key {key:?} is not valid")));
         }
         let value = match parts.next().map(str::trim) {
             Some(v) if !v.is_empty() => {
                 let bytes = STANDARD
                     .decode(v)
-                    .map_err(|_| KilnError::BadParameter(format!("Upload-Metadata value of {key:?} is not base64")))?;
+                    .map_err(|_| UploadError::BadRequest(format!("Upload-Metadata value of {key:?} is not base64")))?;
                 String::from_utf8_lossy(&bytes).into_owned()
             }
             _ => String::new(),
@@ -44,19 +44,19 @@ pub enum ChecksumAlgorithm {
 
 /// `Upload-Checksum: <algorithm> <base64 digest>`. An algorithm kiln does
 /// not support is a 400 (tus: "Bad Request").
-pub fn parse_checksum(header: &str) -> Result<(ChecksumAlgorithm, Vec<u8>), KilnError> {
+pub fn parse_checksum(header: &str) -> Result<(ChecksumAlgorithm, Vec<u8>), UploadError> {
     let (algo, digest) = header
         .trim()
         .split_once(' ')
-        .ok_or_else(|| KilnError::BadParameter("Upload-Checksum must be '<algorithm> <base64>'".into()))?;
+        .ok_or_else(|| UploadError::BadRequest("Upload-Checksum must be '<algorithm> <base64>'".into()))?;
     let algo = match algo {
         "sha1" => ChecksumAlgorithm::Sha1,
         "sha256" => ChecksumAlgorithm::Sha256,
-        other => return Err(KilnError::BadParameter(format!("checksum algorithm {other:?} is not supported (sha1, sha256)"))),
+        other => return Err(UploadError::BadRequest(format!("checksum algorithm {other:?} is not supported (sha1, sha256)"))),
     };
     let digest = STANDARD
         .decode(digest.trim())
-        .map_err(|_| KilnError::BadParameter("Upload-Checksum digest is not base64".into()))?;
+        .map_err(|_| UploadError::BadRequest("Upload-Checksum digest is not base64".into()))?;
     Ok((algo, digest))
 }
 
@@ -69,20 +69,20 @@ pub enum Concat {
 
 /// `Upload-Concat: partial` or `final;<url> <url> ...` (URLs or paths whose
 /// last segment is the upload id).
-pub fn parse_concat(header: &str) -> Result<Concat, KilnError> {
+pub fn parse_concat(header: &str) -> Result<Concat, UploadError> {
     let header = header.trim();
     if header == "partial" {
         return Ok(Concat::Partial);
     }
     let list = header
         .strip_prefix("final;")
-        .ok_or_else(|| KilnError::BadParameter("Upload-Concat must be 'partial' or 'final;<urls>'".into()))?;
+        .ok_or_else(|| UploadError::BadRequest("Upload-Concat must be 'partial' or 'final;<urls>'".into()))?;
     let ids: Vec<String> = list
         .split_whitespace()
         .map(|url| url.trim_end_matches('/').rsplit('/').next().unwrap_or_default().to_string())
         .collect();
     if ids.is_empty() || ids.iter().any(String::is_empty) {
-        return Err(KilnError::BadParameter("Upload-Concat final lists no uploads".into()));
+        return Err(UploadError::BadRequest("Upload-Concat final lists no uploads".into()));
     }
     Ok(Concat::Final(ids))
 }

@@ -1,11 +1,14 @@
-//! The HTTP surface shared by all converters: JSON errors with their
-//! status, bearer-token auth, and the `Server-Timing` header.
+//! The HTTP surface every kiln component shares: JSON errors with their
+//! status (`{"error": "<code>", "detail": "..."}`), bearer-token auth,
+//! request headers, and writing a response through Spin's outparam.
 
 use kiln_core::KilnError;
-use spin_sdk::http::{IncomingRequest, Response};
+use kiln_upload::manifest::ErrorBody;
+use kiln_upload::UploadError;
+use spin_sdk::http::{IncomingRequest, OutgoingResponse, Response, ResponseOutparam};
 use std::time::Duration;
 
-/// An error as the client sees it: `{"error": "<code>", "detail": "..."}`.
+/// An error as the client sees it.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: u16,
@@ -26,17 +29,18 @@ impl ApiError {
         Self::new(502, "storage_failed", detail)
     }
 
+    pub fn misconfigured(detail: impl Into<String>) -> Self {
+        Self::new(500, "misconfigured", detail)
+    }
+
     pub fn into_response(self) -> Response {
-        let body = serde_json::json!({ "error": self.code, "detail": self.detail });
+        let body = ErrorBody { error: self.code.to_string(), detail: self.detail };
         let mut builder = Response::builder();
         builder.status(self.status).header("content-type", "application/json");
         if self.status == 401 {
             builder.header("www-authenticate", "Bearer realm=\"kiln\"");
         }
-        if self.status == 405 {
-            builder.header("allow", "POST");
-        }
-        builder.body(body.to_string()).build()
+        builder.body(serde_json::to_vec(&body).expect("an error body serializes")).build()
     }
 }
 
@@ -46,15 +50,33 @@ impl From<KilnError> for ApiError {
     }
 }
 
+impl From<kiln_upload::ports::StoreError> for ApiError {
+    fn from(e: kiln_upload::ports::StoreError) -> Self {
+        UploadError::from(e).into()
+    }
+}
+
+impl From<UploadError> for ApiError {
+    fn from(e: UploadError) -> Self {
+        ApiError::new(e.status(), e.code(), e.to_string())
+    }
+}
+
 /// First value of a request header, as a string.
 pub fn header(req: &IncomingRequest, name: &str) -> Option<String> {
     req.headers().get(name).into_iter().next().and_then(|v| String::from_utf8(v).ok())
 }
 
+/// `Content-Length`, if sent and a number.
+pub fn content_length(req: &IncomingRequest) -> Option<u64> {
+    header(req, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
 /// Checks `Authorization: Bearer <token>` against the configured token.
-pub fn authorize(req: &IncomingRequest, expected: &str) -> Result<(), ApiError> {
+/// `variable` names the token's Spin variable, for the misconfiguration error.
+pub fn authorize(req: &IncomingRequest, expected: &str, variable: &str) -> Result<(), ApiError> {
     if expected.is_empty() {
-        return Err(ApiError::new(500, "misconfigured", "the auth_token variable is empty; set SPIN_VARIABLE_AUTH_TOKEN"));
+        return Err(ApiError::misconfigured(format!("the {variable} variable is empty; set SPIN_VARIABLE_{}", variable.to_uppercase())));
     }
     let given = header(req, "authorization").unwrap_or_default();
     let Some(token) = given.strip_prefix("Bearer ") else {
@@ -69,6 +91,29 @@ pub fn authorize(req: &IncomingRequest, expected: &str) -> Result<(), ApiError> 
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// A JSON response.
+pub fn json(status: u16, body: &impl serde::Serialize) -> Response {
+    Response::builder()
+        .status(status)
+        .header("content-type", "application/json")
+        .body(serde_json::to_vec(body).expect("a response body serializes"))
+        .build()
+}
+
+/// Writes `response` through the outparam (for handlers that keep working
+/// after answering).
+pub async fn respond(out: ResponseOutparam, response: Response) {
+    let body = response.body().to_vec();
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(e) = out.set_with_body(outgoing, body).await {
+                eprintln!("kiln: writing the response failed: {e:?}");
+            }
+        }
+        Err(e) => eprintln!("kiln: building the response failed: {e}"),
+    }
 }
 
 /// Formats `Server-Timing: name;dur=ms, ...` (milliseconds, 1 decimal).

@@ -1,0 +1,326 @@
+//! Recovery through in-memory edges: work cut short at every stage is
+//! re-driven under a lease (by a request, an event or the sweep), storage
+//! outages and lost responses are retried, attempts run out into a visible
+//! failure, and the sweep leaves nothing behind. Also the event trigger's
+//! rules and the state store's quirks (Spin's Redis and SQLite stores).
+
+mod common;
+
+use common::*;
+use futures::executor::block_on;
+use kiln_upload::keys;
+use kiln_upload::manifest::{Status, VariantStatus};
+use kiln_upload::memory::{Fault, StateQuirks, StoreFaults};
+use kiln_upload::UploadError;
+
+fn s3_event(key: &str, etag: Option<&str>) -> Vec<u8> {
+    let etag = etag.map_or(serde_json::Value::Null, |e| e.into());
+    serde_json::json!({"Records": [{"eventSource": "aws:s3", "eventName": "ObjectCreated:Put",
+        "s3": {"bucket": {"name": "kiln"}, "object": {"key": key, "size": 1, "eTag": etag}}}]})
+    .to_string()
+    .into_bytes()
+}
+
+#[test]
+fn bug_1_an_upload_whose_worker_died_after_the_last_patch_is_re_driven() {
+    let world = world(20);
+    let kiln = kiln(&world);
+    let data = png(12, 12, 20);
+    let id = create(&kiln, data.len());
+    let (_, work) = patch(&kiln, &id, 0, &data).unwrap();
+    drop(work); // the instance died right after answering the last PATCH
+    // While the lease is live, nobody else starts the work.
+    assert_eq!(block_on(kiln.drive(&id)).unwrap().unwrap().status, Status::Assembling);
+    world.clock.advance(small_config().lease_ms);
+    let manifest = block_on(kiln.drive(&id)).unwrap().unwrap();
+    assert_eq!(manifest.status, Status::Done, "{manifest:#?}");
+    assert_eq!(manifest.attempts, 2);
+    assert_eq!(world.objects.bytes(&manifest.original.key).unwrap(), data);
+}
+
+#[test]
+fn a_conversion_cut_short_redoes_only_the_missing_variants() {
+    let world = world(21);
+    let kiln = kiln(&world);
+    let data = png(12, 12, 21);
+    // The thumbnail's converter is unreachable on the first attempt.
+    world.converters.unreachable.set(0.0);
+    world.converters.refusing.borrow_mut().clear();
+    let id = create(&kiln, data.len());
+    let (_, work) = patch(&kiln, &id, 0, &data).unwrap();
+    world.converters.unreachable.set(1.0);
+    let stopped = block_on(kiln.run(work.unwrap())).unwrap();
+    assert_eq!(stopped.status, Status::Converting, "a passing failure leaves the upload to a later attempt");
+    assert!(stopped.variants.is_empty());
+    world.converters.unreachable.set(0.0);
+    // Not before the retry delay...
+    assert_eq!(block_on(kiln.drive(&id)).unwrap().unwrap().status, Status::Converting);
+    world.clock.advance(small_config().retry_ms);
+    let done = block_on(kiln.drive(&id)).unwrap().unwrap();
+    assert_eq!(done.status, Status::Done);
+    assert_eq!(done.attempts, 2);
+}
+
+#[test]
+fn attempts_run_out_into_a_failure_with_the_reason() {
+    let world = world(22);
+    let kiln = kiln(&world);
+    world.converters.unreachable.set(1.0);
+    let manifest = block_on(kiln.post_image(Some("a.png"), png(12, 12, 22))).unwrap();
+    assert_eq!(manifest.status, Status::Converting);
+    for _ in 0..small_config().max_attempts {
+        world.clock.advance(small_config().lease_ms);
+        block_on(kiln.drive(&manifest.id)).unwrap();
+    }
+    let failed = block_on(kiln.drive(&manifest.id)).unwrap().unwrap();
+    assert_eq!(failed.status, Status::Failed, "{failed:#?}");
+    assert!(failed.error.as_deref().unwrap().contains("gave up after 3 attempts: variants not made yet"), "{failed:?}");
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+}
+
+#[test]
+fn a_lost_complete_response_is_recognised() {
+    let world = world(23);
+    let kiln = kiln(&world);
+    let data = png(12, 12, 23);
+    world.objects.script("CompleteMultipartUpload", Fault::Lose);
+    let manifest = upload(&kiln, &data, 100);
+    assert_eq!(manifest.status, Status::Done, "{manifest:#?}");
+    assert_eq!(manifest.attempts, 1, "no second attempt was needed");
+    assert_eq!(world.objects.bytes(&manifest.original.key).unwrap(), data);
+}
+
+#[test]
+fn a_storage_outage_during_assembly_is_retried_not_fatal() {
+    let world = world(24);
+    let kiln = kiln(&world);
+    let data = png(12, 12, 24);
+    let id = create(&kiln, data.len());
+    let (_, work) = patch(&kiln, &id, 0, &data).unwrap();
+    world.objects.script("UploadPartCopy", Fault::Fail);
+    let stopped = block_on(kiln.run(work.unwrap())).unwrap();
+    assert_eq!(stopped.status, Status::Assembling);
+    world.clock.advance(small_config().retry_ms);
+    let manifest = block_on(kiln.drive(&id)).unwrap().unwrap();
+    assert_eq!(manifest.status, Status::Done);
+    assert_eq!(world.objects.bytes(&manifest.original.key).unwrap(), data);
+    assert!(world.objects.multiparts().is_empty(), "the first attempt's multipart upload was aborted");
+}
+
+#[test]
+fn a_one_shot_upload_interrupted_before_its_original_was_stored_fails_visibly() {
+    let world = world(25);
+    let kiln = kiln(&world);
+    world.objects.script("PUT originals/", Fault::Fail);
+    let refused = block_on(kiln.post_image(Some("a.png"), png(12, 12, 25)));
+    assert!(matches!(refused, Err(UploadError::Storage(_))));
+    // Its record is terminal at once, with the reason.
+    let ids: Vec<String> = world.state.keys().into_iter().filter_map(|k| k.strip_prefix("upload/").map(String::from)).collect();
+    let manifest = block_on(kiln.drive(&ids[0])).unwrap().unwrap();
+    assert_eq!(manifest.status, Status::Failed);
+    assert!(manifest.error.unwrap().contains("storing the original"));
+}
+
+#[test]
+fn the_sweep_reaps_expired_uploads_orphans_and_abandoned_multiparts() {
+    let world = world(26);
+    let kiln = kiln(&world);
+    let data = png(12, 12, 26);
+    // An expired, unfinished upload with a chunk.
+    let expired = create(&kiln, data.len());
+    patch(&kiln, &expired, 0, &data[..64]).unwrap();
+    // A chunk no record refers to (a PATCH whose commit never happened).
+    let live = create(&kiln, data.len());
+    let orphan = keys::chunk_key(&live, 0, "deadbeef");
+    world.objects.insert(&orphan, b"lost");
+    // A multipart upload of a finished upload's original, leaked by a crash.
+    let done = upload(&kiln, &data, 100);
+    block_on(kiln_upload::ObjectStore::create_multipart(&world.objects, &done.original.key, "x")).unwrap();
+    // After a lock's time: the orphan and the leaked multipart go, the live upload stays.
+    world.clock.advance(small_config().lock_ms);
+    let report = block_on(kiln.sweep()).unwrap();
+    assert!(report.reaped.is_empty(), "{report:?}");
+    assert_eq!(report.aborted, 1);
+    assert!(world.objects.multiparts().is_empty());
+    assert!(world.objects.bytes(&orphan).is_none(), "the orphan chunk is deleted");
+    assert_eq!(block_on(kiln.tus_head(&live)).unwrap().offset, 0);
+    // After expiry: both unfinished uploads are reaped, chunks, markers and records.
+    world.clock.advance(small_config().expiry_ms);
+    let mut report = block_on(kiln.sweep()).unwrap();
+    report.reaped.sort();
+    let mut both = vec![expired.clone(), live.clone()];
+    both.sort();
+    assert_eq!(report.reaped, both, "{report:?}");
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty(), "{:?}", world.objects.keys(keys::UPLOADS_PREFIX));
+    assert!(matches!(block_on(kiln.tus_head(&expired)), Err(UploadError::NotFound(_))));
+    // The finished upload is untouched.
+    assert_eq!(block_on(kiln.drive(&done.id)).unwrap().unwrap(), done);
+}
+
+#[test]
+fn the_sweep_converts_originals_whose_event_was_lost_and_re_drives_stalled_ones() {
+    let world = world(27);
+    let kiln = kiln(&world);
+    let key = "originals/trip/lost.png";
+    world.objects.insert(key, &png(12, 12, 27));
+    // Too fresh: its event may still be on its way.
+    assert!(block_on(kiln.sweep()).unwrap().unconverted.is_empty());
+    world.clock.advance(small_config().orphan_grace_ms);
+    let report = block_on(kiln.sweep()).unwrap();
+    assert_eq!(report.unconverted.len(), 1, "{report:?}");
+    let work = block_on(kiln.convert_unconverted(&report.unconverted[0])).unwrap().unwrap();
+    let manifest = block_on(kiln.run(work)).unwrap();
+    assert_eq!(manifest.status, Status::Done);
+    assert_eq!(manifest.id, keys::event_id("kiln", key));
+
+    // A conversion whose worker died is listed for re-driving once its lease expires.
+    let stalled = block_on(kiln.post_image(Some("b.png"), png(12, 12, 28)));
+    let stalled = stalled.unwrap();
+    assert_eq!(stalled.status, Status::Done);
+    let data = png(12, 12, 29);
+    let id = create(&kiln, data.len());
+    drop(patch(&kiln, &id, 0, &data).unwrap().1);
+    assert!(block_on(kiln.sweep()).unwrap().redrive.is_empty(), "the lease is live");
+    world.clock.advance(small_config().lease_ms);
+    let report = block_on(kiln.sweep()).unwrap();
+    assert_eq!(report.redrive, vec![id.clone()]);
+    assert_eq!(block_on(kiln.drive(&id)).unwrap().unwrap().status, Status::Done);
+}
+
+#[test]
+fn bug_3_two_originals_differing_only_in_extension_keep_their_own_variants() {
+    let world = world(30);
+    let kiln = kiln(&world);
+    let (jpg, png_key) = ("originals/x/p.jpg", "originals/x/p.png");
+    for (key, seed) in [(jpg, 1), (png_key, 2)] {
+        let etag = world.objects.insert(key, &png(12, 12, seed));
+        let accepted = block_on(kiln.accept_events(&s3_event(key, Some(&etag)))).unwrap();
+        for work in accepted.work {
+            assert_eq!(block_on(kiln.run(work)).unwrap().status, Status::Done);
+        }
+    }
+    let a = world.objects.bytes(&keys::manifest_key(jpg)).unwrap();
+    let b = world.objects.bytes(&keys::manifest_key(png_key)).unwrap();
+    assert_ne!(keys::manifest_key(jpg), keys::manifest_key(png_key));
+    let a: kiln_upload::Manifest = serde_json::from_slice(&a).unwrap();
+    let b: kiln_upload::Manifest = serde_json::from_slice(&b).unwrap();
+    assert_eq!((a.original.key.as_str(), b.original.key.as_str()), (jpg, png_key));
+    assert!(a.variants.iter().zip(&b.variants).all(|(x, y)| x.url != y.url));
+}
+
+#[test]
+fn events_must_match_the_object_and_cannot_hijack_an_upload() {
+    let world = world(31);
+    let kiln = kiln(&world);
+    let done = block_on(kiln.post_image(Some("a.png"), png(12, 12, 31))).unwrap();
+    let writes = world.state.writes().len();
+    // The store's own notification of kiln's original, and re-deliveries: nothing to do.
+    let own = block_on(kiln.accept_events(&s3_event(&done.original.key, done.original.etag.as_deref()))).unwrap();
+    assert!(own.work.is_empty());
+    // A forged event for another key in that upload's folder, with no object: nothing.
+    let forged = format!("originals/{}/other.png", done.id);
+    assert!(block_on(kiln.accept_events(&s3_event(&forged, Some("x")))).unwrap().work.is_empty());
+    // A stale event (the object has another ETag now): nothing.
+    let key = "originals/ev/p.png";
+    let etag = world.objects.insert(key, &png(12, 12, 32));
+    assert!(block_on(kiln.accept_events(&s3_event(key, Some("stale")))).unwrap().work.is_empty());
+    assert_eq!(world.state.writes().len(), writes, "no record was touched");
+    // The real event converts; its re-delivery does not.
+    let work = block_on(kiln.accept_events(&s3_event(key, Some(&etag)))).unwrap().work;
+    let first = block_on(kiln.run(work.into_iter().next().unwrap())).unwrap();
+    assert!(block_on(kiln.accept_events(&s3_event(key, Some(&etag)))).unwrap().work.is_empty());
+    // A new version of the object is a new manifest.
+    let etag2 = world.objects.insert(key, &png(12, 12, 33));
+    let work = block_on(kiln.accept_events(&s3_event(key, Some(&etag2)))).unwrap().work;
+    let second = block_on(kiln.run(work.into_iter().next().unwrap())).unwrap();
+    assert_eq!((first.id.clone(), second.status), (second.id.clone(), Status::Done));
+    assert_ne!(first.original.sha256, second.original.sha256);
+    assert_eq!(second.original.etag.as_deref(), Some(etag2.as_str()));
+    // Other buckets and prefixes are ignored.
+    let ignored = br#"{"Records":[{"eventName":"ObjectCreated:Put","s3":{"bucket":{"name":"kiln"},"object":{"key":"variants/x/webp.webp"}}}]}"#;
+    assert_eq!(block_on(kiln.accept_events(ignored)).unwrap().ignored, 1);
+}
+
+#[test]
+fn a_not_image_original_from_an_event_fails_with_the_reason() {
+    let world = world(32);
+    let kiln = kiln(&world);
+    let key = "originals/ev/random.bin";
+    let etag = world.objects.insert(key, &[1u8; 300]);
+    let work = block_on(kiln.accept_events(&s3_event(key, Some(&etag)))).unwrap().work;
+    let manifest = block_on(kiln.run(work.into_iter().next().unwrap())).unwrap();
+    assert_eq!(manifest.status, Status::Failed);
+    assert!(manifest.error.as_deref().unwrap().contains("unsupported"), "{manifest:?}");
+}
+
+#[test]
+fn a_refused_variant_makes_a_partial_manifest_that_keeps_the_others() {
+    let world = world(33);
+    let kiln = kiln(&world);
+    world.converters.refusing.borrow_mut().push("avif".into());
+    let manifest = block_on(kiln.post_image(None, png(12, 12, 34))).unwrap();
+    assert_eq!(manifest.status, Status::Partial);
+    let formats: Vec<_> = manifest.variants.iter().map(|v| (v.format.as_str(), v.status)).collect();
+    assert_eq!(
+        formats,
+        [("webp", VariantStatus::Done), ("avif", VariantStatus::Failed), ("jpeg", VariantStatus::Done), ("thumbnail", VariantStatus::Done)]
+    );
+    assert!(manifest.original.key.ends_with("/image.png"));
+}
+
+#[test]
+fn uploads_work_on_a_state_store_that_misreports_swaps() {
+    // Spin's Redis store reports every applied swap as failed; its SQLite
+    // store writes over an existing key when told to expect none.
+    let world = world(34);
+    world.state.set_quirks(StateQuirks { report_applied_as_failed: 1.0, absent_swap_unconditional: true });
+    let kiln = kiln(&world);
+    let data = png(16, 16, 35);
+    let manifest = upload(&kiln, &data, 40);
+    assert_eq!(manifest.status, Status::Done);
+    assert_eq!(world.objects.bytes(&manifest.original.key).unwrap(), data);
+    assert_eq!(block_on(kiln.post_image(None, data)).unwrap().status, Status::Done);
+}
+
+#[test]
+fn transient_storage_failures_and_lost_responses_everywhere_still_finish() {
+    for seed in 0..20 {
+        let world = world(100 + seed);
+        let kiln = kiln(&world);
+        let data = png(16, 16, seed as u8);
+        let id = create(&kiln, data.len());
+        world.objects.set_faults(StoreFaults { fail: 0.1, lose: 0.1 });
+        let mut offset = 0;
+        let mut attempts = 0;
+        while offset < data.len() {
+            attempts += 1;
+            assert!(attempts < 200, "seed {seed}: no progress");
+            let end = (offset + 40).min(data.len());
+            match patch(&kiln, &id, offset, &data[offset..end]) {
+                Ok((o, work)) => {
+                    offset = o as usize;
+                    if let Some(w) = work {
+                        let _ = block_on(kiln.run(w));
+                    }
+                }
+                Err(UploadError::Storage(_) | UploadError::Locked(_)) => world.clock.advance(small_config().lock_ms),
+                Err(UploadError::Conflict(_)) => offset = block_on(kiln.tus_head(&id)).unwrap().offset as usize,
+                Err(e) => panic!("seed {seed}: {e:?}"),
+            }
+        }
+        world.objects.set_faults(StoreFaults::default());
+        let mut manifest = None;
+        for _ in 0..10 {
+            world.clock.advance(small_config().lease_ms);
+            manifest = block_on(kiln.drive(&id)).unwrap();
+            if manifest.as_ref().is_some_and(|m| m.status.is_terminal()) {
+                break;
+            }
+        }
+        let manifest = manifest.unwrap();
+        assert!(manifest.status.is_terminal(), "seed {seed}: {manifest:#?}");
+        if manifest.status == Status::Done {
+            assert_eq!(world.objects.bytes(&manifest.original.key).unwrap(), data, "seed {seed}");
+        }
+    }
+}
