@@ -46,6 +46,8 @@ pub struct Stack {
     port: u16,
     spin_env: Vec<(String, String)>,
     spin: Option<Guard>,
+    /// Between spin and the store, when the stack was started with faults.
+    faults: Option<kiln_faults::Proxy>,
     _store: Guard,
 }
 
@@ -76,16 +78,23 @@ impl Stack {
     /// Like [`Stack::start`], with extra environment for `spin up`
     /// (e.g. `SPIN_VARIABLE_...` overrides).
     pub fn start_with(name: &str, spin_env: &[(&str, &str)]) -> Stack {
-        Self::launch(name, spin_env, true)
+        Self::launch(name, spin_env, true, false)
     }
 
     /// A stack whose store announces nothing: for tests that drive the
     /// converters themselves on keys under `originals/`.
     pub fn start_quiet(name: &str) -> Stack {
-        Self::launch(name, &[], false)
+        Self::launch(name, &[], false, false)
     }
 
-    fn launch(name: &str, spin_env: &[(&str, &str)], notify: bool) -> Stack {
+    /// A stack whose Spin app reaches the store through a fault-injecting
+    /// proxy ([`Stack::faults`]); the tests and the store's notifications
+    /// go direct.
+    pub fn start_with_faults(name: &str, spin_env: &[(&str, &str)]) -> Stack {
+        Self::launch(name, spin_env, true, true)
+    }
+
+    fn launch(name: &str, spin_env: &[(&str, &str)], notify: bool, faults: bool) -> Stack {
         let root = repo_root();
         let dir = std::env::temp_dir().join(format!("kiln-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -99,7 +108,8 @@ impl Stack {
         let (store, s3) = start_store(&root, &dir, notify.then_some((events_url.as_str(), events_token.as_str())));
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let spin_env = spin_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-        let mut stack = Stack { api, s3, token, events_token, dir, agent, port, spin_env, spin: None, _store: store };
+        let faults = faults.then(|| kiln_faults::Proxy::start(&s3).expect("the fault proxy starts"));
+        let mut stack = Stack { api, s3, token, events_token, dir, agent, port, spin_env, spin: None, faults, _store: store };
         stack.start_spin();
         stack
     }
@@ -118,7 +128,7 @@ impl Stack {
             .args(["--max-instance-memory", &MAX_INSTANCE_MEMORY.to_string()])
             .env("SPIN_VARIABLE_AUTH_TOKEN", &self.token)
             .env("SPIN_VARIABLE_EVENTS_TOKEN", &self.events_token)
-            .env("SPIN_VARIABLE_S3_ENDPOINT", &self.s3)
+            .env("SPIN_VARIABLE_S3_ENDPOINT", self.faults.as_ref().map_or(self.s3.clone(), |f| f.url()))
             .env("SPIN_VARIABLE_S3_ACCESS_KEY", ACCESS_KEY)
             .env("SPIN_VARIABLE_S3_SECRET_KEY", SECRET_KEY)
             .env("SPIN_VARIABLE_S3_BUCKET", BUCKET)
@@ -131,6 +141,17 @@ impl Stack {
         let spin = Guard::spawn(cmd, self.dir.join("spin.log"));
         wait_for_http(&format!("{}/", self.api), Duration::from_secs(180), &spin);
         self.spin = Some(spin);
+    }
+
+    /// The fault-injecting proxy between spin and the store.
+    pub fn faults(&self) -> &kiln_faults::Proxy {
+        self.faults.as_ref().expect("this stack was started with Stack::start_with_faults")
+    }
+
+    /// The process id of `spin up` (it leads a process group holding the
+    /// `spin trigger http` child that runs the app).
+    pub fn spin_pid(&self) -> Option<u32> {
+        self.spin.as_ref().map(|g| g.pid())
     }
 
     /// SIGKILLs `spin up` and everything it started (no graceful anything).
@@ -256,6 +277,56 @@ impl Stack {
         let (bucket, creds) = self.bucket();
         let url = bucket.get_object(Some(&creds), key).sign(Duration::from_secs(60));
         self.get_url(url.as_str())
+    }
+
+    /// Every key under `prefix` (ListObjectsV2, all pages).
+    pub fn list_keys(&self, prefix: &str) -> Vec<String> {
+        let (bucket, creds) = self.bucket();
+        let mut keys = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut action = bucket.list_objects_v2(Some(&creds));
+            action.with_prefix(prefix);
+            if let Some(t) = &token {
+                action.with_continuation_token(t.clone());
+            }
+            let reply = self.get_url(action.sign(Duration::from_secs(60)).as_str());
+            assert_eq!(reply.status, 200, "LIST {prefix}: {}", String::from_utf8_lossy(&reply.body));
+            let page = rusty_s3::actions::ListObjectsV2::parse_response(&String::from_utf8_lossy(&reply.body)).unwrap();
+            keys.extend(page.contents.into_iter().map(|c| c.key));
+            match page.next_continuation_token {
+                Some(t) => token = Some(t),
+                None => return keys,
+            }
+        }
+    }
+
+    /// The store's unfinished multipart uploads (ListMultipartUploads), as
+    /// `<key> <upload id>` lines.
+    pub fn multipart_uploads(&self) -> Vec<String> {
+        let (bucket, creds) = self.bucket();
+        let signed = rusty_s3::signing::sign(
+            &jiff::Timestamp::now(),
+            rusty_s3::Method::Get,
+            bucket.base_url().clone(),
+            creds.key(),
+            creds.secret(),
+            None,
+            "us-east-1",
+            60,
+            [("uploads", "")].into_iter(),
+            std::iter::empty(),
+        );
+        let reply = self.get_url(signed.as_str());
+        assert_eq!(reply.status, 200, "ListMultipartUploads: {}", String::from_utf8_lossy(&reply.body));
+        let xml = String::from_utf8_lossy(&reply.body).into_owned();
+        xml.split("<Upload>")
+            .skip(1)
+            .map(|u| {
+                let tag = |name: &str| u.split(&format!("<{name}>")).nth(1).and_then(|r| r.split('<').next()).unwrap_or("").to_string();
+                format!("{} {}", tag("Key"), tag("UploadId"))
+            })
+            .collect()
     }
 }
 

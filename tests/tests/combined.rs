@@ -59,7 +59,7 @@ fn combined_converter_checks_its_requests() {
         assert!(timing.contains(stage), "{timing} lacks {stage}");
     }
     let body = reply.json();
-    let sizes: Vec<u64> = body["variants"].as_array().unwrap().iter().map(|v| v["width"].as_u64().unwrap()).collect();
+    let sizes: Vec<u64> = body["variants"].as_array().unwrap().iter().map(|v| v["variant"]["width"].as_u64().unwrap()).collect();
     assert_eq!(sizes, [2048, 2048, 2048, 256]);
 }
 
