@@ -16,6 +16,10 @@ impl Clock for SpinClock {
     fn now_ms(&self) -> u64 {
         SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
     }
+
+    async fn sleep(&self, duration: Duration) {
+        sleep(duration).await
+    }
 }
 
 /// Resolves after `duration`, without blocking the instance.

@@ -103,6 +103,20 @@ impl Clock for MemClock {
     fn now_ms(&self) -> u64 {
         self.0.get()
     }
+
+    /// Resolves once the test has moved the clock past the deadline.
+    async fn sleep(&self, duration: std::time::Duration) {
+        let deadline = self.0.get() + duration.as_millis() as u64;
+        std::future::poll_fn(|cx| {
+            if self.0.get() >= deadline {
+                Poll::Ready(())
+            } else {
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+        })
+        .await
+    }
 }
 
 #[derive(Debug, Clone)]

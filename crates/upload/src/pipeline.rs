@@ -24,11 +24,14 @@ use crate::error::UploadError;
 use crate::ids;
 use crate::keys;
 use crate::manifest::{Manifest, Status};
-use crate::ports::{Converted, Converters, ObjectStore, StateError, StoreError};
+use crate::ports::{Clock, Converted, Converters, ObjectStore, StateError, StoreError};
 use crate::record::{Claim, UploadRecord};
 use crate::state::{self, Change, Stored};
 use crate::{Kiln, Platform};
+use futures::future::Either;
 use futures::StreamExt;
+use std::future::Future;
+use std::time::Duration;
 use sha2::{Digest, Sha256};
 use std::time::Instant;
 
@@ -133,8 +136,8 @@ impl<P: Platform> Kiln<P> {
         }
         loop {
             let step = match stored.record.status() {
-                Status::Assembling => self.assemble_step(&owner, &stored).await,
-                Status::Converting => self.convert_step(&owner, &stored).await,
+                Status::Assembling => self.heartbeat(&owner, &id, self.assemble_step(&owner, &stored)).await,
+                Status::Converting => self.heartbeat(&owner, &id, self.convert_step(&owner, &stored)).await,
                 _ => return Ok(stored.record.manifest),
             };
             match step {
@@ -159,6 +162,23 @@ impl<P: Platform> Kiln<P> {
     async fn current(&self, id: &str) -> Result<Manifest, UploadError> {
         let stored = state::load(&self.state, id).await?;
         stored.map(|s| s.record.manifest).ok_or_else(|| UploadError::NotFound(format!("upload {id} disappeared while being driven")))
+    }
+
+    /// Runs a step while renewing the lease every third of its length, so
+    /// the lease lapses only when the worker is gone, however long one
+    /// converter or storage call takes.
+    async fn heartbeat<T>(&self, owner: &str, id: &str, step: impl Future<Output = Result<T, Stop>>) -> Result<T, Stop> {
+        let mut step = std::pin::pin!(step);
+        let beat = Duration::from_millis((self.config.lease_ms / 3).max(1));
+        loop {
+            let tick = std::pin::pin!(self.clock.sleep(beat));
+            match futures::future::select(step.as_mut(), tick).await {
+                Either::Left((result, _)) => return result,
+                Either::Right(((), _)) => {
+                    self.commit(owner, id, |_| {}).await?;
+                }
+            }
+        }
     }
 
     /// Writes `change` into the record if the lease is still `owner`'s,

@@ -128,8 +128,10 @@ pub trait Converters {
     fn convert<'a>(&'a self, key: &'a str, formats: &'a [String]) -> impl futures::Stream<Item = Converted> + 'a;
 }
 
-/// Wall-clock time.
+/// Wall-clock time, and waiting.
 pub trait Clock {
     /// Milliseconds since the Unix epoch.
     fn now_ms(&self) -> u64;
+    /// Resolves once `duration` has passed, without blocking others.
+    async fn sleep(&self, duration: std::time::Duration);
 }

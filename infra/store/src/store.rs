@@ -73,22 +73,22 @@ impl NotifyingStore {
         }
     }
 
-    /// Answers an abort of an upload `s3s-fs` no longer knows (it says
-    /// AccessDenied) but the registry still lists: the entry is dropped, so
-    /// listings stop showing it, and the client gets NoSuchUpload.
-    async fn abort_failed(&self, err: S3Error, input: &AbortMultipartUploadInput) -> S3Error {
+    /// S3's answer for an upload id the store does not know. `s3s-fs`
+    /// says AccessDenied (the one key pair is checked before any operation
+    /// runs, so an unknown id is the only reason); S3 says 404 NoSuchUpload,
+    /// and clients rely on it: a CompleteMultipartUpload retried after its
+    /// first answer was lost meets it. A registry entry left for the id is
+    /// dropped, so listings stop showing it.
+    async fn unknown_upload(&self, err: S3Error, upload_id: &str) -> S3Error {
         if *err.code() != S3ErrorCode::AccessDenied {
             return err;
         }
-        match self.uploads.get(&input.upload_id).await {
-            Ok(Some(u)) if u.bucket == input.bucket && u.key == input.key => {
-                let Upload { bucket, key, upload_id, .. } = &u;
-                eprintln!("kiln-store: multipart upload {upload_id} of {bucket}/{key} is gone; unlisting it");
-                self.forget_upload(u.upload_id).await;
-                s3_error!(NoSuchUpload)
-            }
-            _ => err,
+        if let Ok(Some(u)) = self.uploads.get(upload_id).await {
+            let Upload { bucket, key, upload_id, .. } = &u;
+            eprintln!("kiln-store: multipart upload {upload_id} of {bucket}/{key} is gone; unlisting it");
+            self.forget_upload(u.upload_id).await;
         }
+        s3_error!(NoSuchUpload)
     }
 
     /// ListMultipartUploads from the registry.
@@ -217,9 +217,30 @@ impl_s3! {
         head_bucket(HeadBucketInput) -> HeadBucketOutput;
         delete_bucket(DeleteBucketInput) -> DeleteBucketOutput;
         get_bucket_location(GetBucketLocationInput) -> GetBucketLocationOutput;
-        upload_part(UploadPartInput) -> UploadPartOutput;
-        upload_part_copy(UploadPartCopyInput) -> UploadPartCopyOutput;
-        list_parts(ListPartsInput) -> ListPartsOutput;
+    }
+
+    async fn upload_part(&self, req: S3Request<UploadPartInput>) -> S3Result<S3Response<UploadPartOutput>> {
+        let upload_id = req.input.upload_id.clone();
+        match self.inner.upload_part(req).await {
+            Ok(resp) => Ok(resp),
+            Err(err) => Err(self.unknown_upload(err, &upload_id).await),
+        }
+    }
+
+    async fn upload_part_copy(&self, req: S3Request<UploadPartCopyInput>) -> S3Result<S3Response<UploadPartCopyOutput>> {
+        let upload_id = req.input.upload_id.clone();
+        match self.inner.upload_part_copy(req).await {
+            Ok(resp) => Ok(resp),
+            Err(err) => Err(self.unknown_upload(err, &upload_id).await),
+        }
+    }
+
+    async fn list_parts(&self, req: S3Request<ListPartsInput>) -> S3Result<S3Response<ListPartsOutput>> {
+        let upload_id = req.input.upload_id.clone();
+        match self.inner.list_parts(req).await {
+            Ok(resp) => Ok(resp),
+            Err(err) => Err(self.unknown_upload(err, &upload_id).await),
+        }
     }
 
     async fn put_object(&self, req: S3Request<PutObjectInput>) -> S3Result<S3Response<PutObjectOutput>> {
@@ -255,7 +276,10 @@ impl_s3! {
         req: S3Request<CompleteMultipartUploadInput>,
     ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
         let (bucket, key, upload_id) = (req.input.bucket.clone(), req.input.key.clone(), req.input.upload_id.clone());
-        let resp = self.inner.complete_multipart_upload(req).await?;
+        let resp = match self.inner.complete_multipart_upload(req).await {
+            Ok(resp) => resp,
+            Err(err) => return Err(self.unknown_upload(err, &upload_id).await),
+        };
         self.forget_upload(upload_id).await;
         self.announce(EventName::CompleteMultipartUpload, bucket, key).await?;
         Ok(resp)
@@ -271,7 +295,7 @@ impl_s3! {
                 self.forget_upload(input.upload_id).await;
                 Ok(resp)
             }
-            Err(err) => Err(self.abort_failed(err, &input).await),
+            Err(err) => Err(self.unknown_upload(err, &input.upload_id).await),
         }
     }
 

@@ -369,12 +369,22 @@ fn multipart_upload_reads_back_whole_and_notifies() {
     let complete =
         CompleteMultipartUpload::new(&store.bucket, Some(&creds), key, upload_id, etags.iter().map(String::as_str));
     let url = complete.sign(HOUR);
-    let mut resp = agent().post(url.as_str()).send(complete.body()).unwrap();
+    let complete_body = complete.body();
+    let mut resp = agent().post(url.as_str()).send(complete_body.as_bytes()).unwrap();
     let body = resp.body_mut().read_to_string().unwrap();
     assert_eq!(resp.status().as_u16(), 200, "{body}");
     let done = CompleteMultipartUploadResponse::parse(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     let etag = done.etag().trim_matches('"').to_owned();
     assert!(etag.ends_with("-2"), "{etag}");
+
+    // A retry of the completion (its first answer lost), or a part for a
+    // finished upload: 404 NoSuchUpload, as S3 answers.
+    let mut again = agent().post(url.as_str()).send(complete_body.as_bytes()).unwrap();
+    let again_body = again.body_mut().read_to_string().unwrap();
+    assert_eq!(again.status().as_u16(), 404, "{again_body}");
+    assert!(again_body.contains("NoSuchUpload"), "{again_body}");
+    let late_part = UploadPart::new(&store.bucket, Some(&creds), key, 3, upload_id).sign(HOUR);
+    assert_eq!(put(late_part.as_str(), b"late").0, 404);
 
     let whole = [part1.as_slice(), part2.as_slice()].concat();
     let (status, got) = get(store.bucket.get_object(Some(&creds), key).sign(HOUR).as_str());
