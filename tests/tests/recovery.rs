@@ -206,9 +206,17 @@ fn a_crash_during_the_fan_out_redoes_only_what_is_missing() {
         assert_eq!(patch(&s, &url, i * CHUNK, piece).status, 204);
     }
     assert!(s.faults().wait_seen(|r| r.action == "stall", Duration::from_secs(60)).is_some());
-    std::thread::sleep(Duration::from_secs(1)); // let the faster variants be recorded
-    let before = s.get_with_token(&format!("/v1/uploads/{}", id_of(&url))).json();
-    let recorded: Vec<String> = before["variants"].as_array().unwrap().iter().map(|v| v["format"].as_str().unwrap().to_string()).collect();
+    // Let the other three variants be made and recorded.
+    let started = Instant::now();
+    let recorded: Vec<String> = loop {
+        let now = s.get_with_token(&format!("/v1/uploads/{}", id_of(&url))).json();
+        let formats: Vec<String> = now["variants"].as_array().unwrap().iter().map(|v| v["format"].as_str().unwrap().to_string()).collect();
+        if formats.len() == 3 || started.elapsed() > Duration::from_secs(30) {
+            break formats;
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert_eq!(recorded.len(), 3, "{recorded:?}");
     s.kill_spin();
     s.faults().clear();
     s.faults().release_all();

@@ -12,8 +12,9 @@
 //!   and the header is probed from the first part, so a non-image stops early.
 //!
 //! Either way the whole-file SHA-256 is checked against the client's
-//! declared `sha256` before the upload is completed, and every chunk's
-//! length against the record. A CompleteMultipartUpload whose answer was
+//! declared `sha256` before the upload is completed, and the lengths
+//! against the record: every chunk read (streamed), or the assembled
+//! object (server-side). A CompleteMultipartUpload whose answer was
 //! lost is recognised: its retry finds no such upload, and a HEAD finds the
 //! original whole.
 
@@ -70,7 +71,12 @@ async fn copy_parts<O: ObjectStore>(objects: &O, tus: &TusState, key: &str, uplo
     for (i, chunk) in tus.chunks.iter().enumerate() {
         etags.push(objects.upload_part_copy(key, upload_id, i as u16 + 1, &chunk.key).await?);
     }
-    let etag = complete(objects, key, upload_id, &etags, tus.length).await?;
+    complete(objects, key, upload_id, &etags, tus.length).await?;
+    // The parts were copied by the store: check what it assembled.
+    let assembled = objects.head(key).await?.ok_or_else(|| StoreError::NotFound { key: key.to_string() })?;
+    if assembled.size != tus.length {
+        return Err(UploadError::CorruptImage(format!("the assembled original has {} bytes, the upload {}", assembled.size, tus.length)));
+    }
     Ok(Original {
         key: key.to_string(),
         size: tus.length,
@@ -78,7 +84,7 @@ async fn copy_parts<O: ObjectStore>(objects: &O, tus: &TusState, key: &str, uplo
         width: header.width,
         height: header.height,
         mime_type: header.mime_type.clone(),
-        etag,
+        etag: assembled.etag,
     })
 }
 
