@@ -111,10 +111,15 @@ fn crash_at(s: &mut Stack, rule: Rule, what: &str) {
     faults.clear_seen();
     faults.add(rule.times(1));
     assert!(faults.wait_seen(|r| r.action == "stall", Duration::from_secs(60)).is_some(), "no request {what} was seen");
+    kill_and_restart(s);
+}
+
+/// SIGKILLs spin, lets the stalled request through to the store (its answer
+/// goes nowhere), and starts spin again on the same state.
+fn kill_and_restart(s: &mut Stack) {
     s.kill_spin();
-    let faults = s.faults();
-    faults.clear();
-    faults.release_all();
+    s.faults().clear();
+    s.faults().release_all();
     s.start_spin();
 }
 
@@ -186,10 +191,7 @@ fn a_crash_during_assembly_is_re_driven() {
         assert!(faults.wait_seen(|r| r.action == "stall", Duration::from_secs(60)).is_some());
         sender.join().unwrap();
     });
-    s.kill_spin();
-    s.faults().clear();
-    s.faults().release_all();
-    s.start_spin();
+    kill_and_restart(&mut s);
     let manifest = recovered(&s, &id_of(&url), &data);
     assert_eq!(manifest["attempts"], 2, "{manifest:#}");
     assert_clean(&s);
@@ -217,10 +219,7 @@ fn a_crash_during_the_fan_out_redoes_only_what_is_missing() {
         std::thread::sleep(Duration::from_millis(200));
     };
     assert_eq!(recorded.len(), 3, "{recorded:?}");
-    s.kill_spin();
-    s.faults().clear();
-    s.faults().release_all();
-    s.start_spin();
+    kill_and_restart(&mut s);
     s.faults().clear_seen();
     let manifest = recovered(&s, &id_of(&url), &data);
     assert_eq!(manifest["attempts"], 2, "{manifest:#}");
@@ -242,10 +241,7 @@ fn a_crash_between_the_variants_and_the_manifest_is_re_driven() {
         assert_eq!(patch(&s, &url, i * CHUNK, piece).status, 204);
     }
     assert!(s.faults().wait_seen(|r| r.action == "stall", Duration::from_secs(60)).is_some());
-    s.kill_spin();
-    s.faults().clear();
-    s.faults().release_all();
-    s.start_spin();
+    kill_and_restart(&mut s);
     let manifest = recovered(&s, &id_of(&url), &data);
     let key = manifest["original"]["key"].as_str().unwrap();
     let stored = s.get_object(&kiln_upload::keys::manifest_key(key));

@@ -24,7 +24,7 @@ use kiln_upload::memory::{Chaos, MemWorld, Memory, StateQuirks, StoreFaults};
 use kiln_upload::pipeline::Work;
 use kiln_upload::record::UploadRecord;
 use kiln_upload::tus::{Begun, NewUpload};
-use kiln_upload::{keys, Kiln, UploadConfig, UploadError};
+use kiln_upload::{keys, Kiln, UploadConfig};
 use proptest::prelude::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -416,6 +416,3 @@ fn a_calm_run_finishes_everything_on_the_first_attempt() {
     let s = Scenario { seed: 7, tus_clients: 3, one_shots: 1, events: 1, crash: 0.0, fail: 0.0, lose: 0.0, unreachable: 0.0, redis_like: false, sweeping: true };
     run_scenario(&s);
 }
-
-#[allow(dead_code)]
-fn _uses(_: UploadError) {}
