@@ -210,6 +210,20 @@ fn concatenation_claims_its_partials_once() {
     let report = block_on(kiln.sweep()).unwrap();
     assert_eq!(report.reaped.len(), 2, "{report:?}");
     assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty(), "{:?}", world.objects.keys(keys::UPLOADS_PREFIX));
+    // A final upload over Tus-Max-Size is refused, and leaves its partials free.
+    let mut big_parts = Vec::new();
+    for _ in 0..2 {
+        let new = NewUpload { length: Some(40 * 1024), concat: Some(Concat::Partial), ..NewUpload::default() };
+        let id = block_on(kiln.tus_create(new)).unwrap().view.id;
+        for offset in (0..40 * 1024).step_by(4096) {
+            patch(&kiln, &id, offset, &[9u8; 4096]).unwrap();
+        }
+        big_parts.push(id);
+    }
+    assert!(matches!(block_on(kiln.tus_create(final_of(&big_parts))), Err(UploadError::TooLarge(_))));
+    let first = block_on(kiln.tus_head(&big_parts[0])).unwrap();
+    assert_eq!(first.offset, 40 * 1024);
+    assert!(matches!(block_on(kiln.tus_terminate(&big_parts[0])), Ok(())), "the partial was left claimed");
     // An unfinished partial cannot be concatenated.
     let new = NewUpload { length: Some(100), concat: Some(Concat::Partial), ..NewUpload::default() };
     let open = block_on(kiln.tus_create(new)).unwrap().view.id;

@@ -191,7 +191,14 @@ impl<P: Platform> Kiln<P> {
                 (kind, length, Vec::new())
             }
         };
-        self.check_length(length)?;
+        if let Err(e) = self.check_length(length) {
+            if let Kind::Final { parts } = &kind {
+                for part in parts {
+                    self.release_part(&id, part).await;
+                }
+            }
+            return Err(e);
+        }
         let key = keys::original_key(&id, &filename);
         let is_final = matches!(kind, Kind::Final { .. });
         let tus = TusState {
