@@ -1,5 +1,5 @@
 # kiln — the two commands a fresh machine needs are `make up` and `make test`.
-.PHONY: setup build up test bench calibrate study study-quick clean
+.PHONY: setup build up test bench load calibrate study study-quick clean
 
 setup:
 	scripts/setup.sh
@@ -22,6 +22,12 @@ test: build
 bench: build
 	cargo run --release --locked -p kiln-bench -- --runs $${RUNS:-5}
 	cargo run --release --locked -p kiln-bench -- --fanout --runs $${RUNS:-3}
+
+# Load: 50 uploads at once (half one-shot, half tus), with Spin's default
+# host threads and with TOKIO_WORKER_THREADS=8, side by side; prints a table
+# and writes bench/results/load.json. LOAD_ARGS='--uploads 20 --threads 8' etc.
+load: build
+	cargo run --release --locked -p kiln-bench --bin kiln-load -- $${LOAD_ARGS:-}
 
 # Memory model: measure peaks (native heap + linear memory under spin up) on
 # the corpus and synthetic sizes, refit, regenerate
