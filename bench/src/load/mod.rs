@@ -2,10 +2,12 @@
 //! `spin up` + kiln-store, per Spin host-thread setting. Each upload runs on
 //! its own thread ([`upload`]): one-shot `POST /v1/images`, or tus in
 //! 256 KiB–1 MiB chunks, then polling until the manifest is terminal. While
-//! they run, the RSS of the spin process group is sampled ([`rss`]); the
+//! they run, the RSS of the spin process group is sampled ([`rss`]) and
+//! the CPU time it and the machine spend is counted ([`cpu`]); the
 //! outcomes add up to a [`summary::RunReport`] per setting, printed side by
 //! side as Markdown ([`markdown`]) and written as JSON.
 
+pub mod cpu;
 pub mod markdown;
 pub mod rss;
 pub mod summary;
@@ -125,9 +127,12 @@ fn run_once(plan: &Plan, photos: &[Arc<Photo>], threads: &str) -> Result<RunRepo
     let sampler = rss::Sampler::start(pid, Duration::from_millis(plan.sample_ms));
     let jobs = jobs(plan, photos);
     let poll = Duration::from_millis(plan.poll_ms);
+    let cpu_start = cpu::mark(pid);
     let (outcomes, wall) = run_jobs(&stack, jobs, poll);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get() as u32);
+    let cpu = cpu::since(cpu_start, pid, wall, cores);
     let rss = sampler.finish();
-    Ok(RunReport::new(threads, outcomes, wall, rss, &stack.dir))
+    Ok(RunReport::new(threads, outcomes, wall, (rss, cpu), &stack.dir))
 }
 
 /// Starts every job on its own thread at the same moment; returns the

@@ -1,8 +1,9 @@
 //! One run's outcomes added up: counts by status, throughput over the wall
-//! time of the whole run, latency percentiles per kind, memory, and
+//! time of the whole run, latency percentiles per kind, memory, CPU time,
 //! where the converters' time went, and everything that looks like a trap
 //! — in a variant's error or in the run's spin.log.
 
+use super::cpu::Cpu;
 use super::rss::Rss;
 use super::upload::{Kind, Outcome};
 use serde::Serialize;
@@ -64,6 +65,7 @@ pub struct RunReport {
     pub mb_per_s: f64,
     pub latency: Latencies,
     pub rss: Rss,
+    pub cpu: Cpu,
     /// The largest `linear_memory` any variant reported.
     pub max_linear_memory: Option<u64>,
     /// One-shot uploads whose POST answered 202 (finished by polling).
@@ -141,7 +143,7 @@ fn stages(outcomes: &[Outcome]) -> Stages {
 
 impl RunReport {
     /// `dir` is the stack's folder (spin.log and the component logs).
-    pub fn new(threads: &str, outcomes: Vec<Outcome>, wall: Duration, rss: Rss, dir: &Path) -> RunReport {
+    pub fn new(threads: &str, outcomes: Vec<Outcome>, wall: Duration, (rss, cpu): (Rss, Cpu), dir: &Path) -> RunReport {
         let wall_s = wall.as_secs_f64();
         let input_bytes = outcomes.iter().map(|o| o.bytes).sum::<u64>();
         let (log_traps, log_notes) = scan_log(&dir.join("spin.log"));
@@ -160,6 +162,7 @@ impl RunReport {
             mb_per_s: input_bytes as f64 / 1e6 / wall_s,
             latency: latencies(&outcomes),
             rss,
+            cpu,
             max_linear_memory: outcomes.iter().filter_map(|o| o.max_linear_memory).max(),
             one_shot_accepted: count(&outcomes, |o| o.accepted),
             patch_retries: outcomes.iter().map(|o| o.patch_retries).sum(),
