@@ -71,6 +71,11 @@ fn heading(threads: &str) -> String {
     }
 }
 
+/// A cell's number, unless it shows as zero (no ratio of rounding noise).
+fn shown((text, value): &(String, Option<f64>)) -> Option<f64> {
+    value.filter(|_| text.parse::<f64>().is_ok_and(|x| x != 0.0))
+}
+
 /// The table; a ratio column (second run ÷ first) when there are two runs.
 pub fn table(runs: &[RunReport]) -> String {
     let ratio = runs.len() == 2;
@@ -82,8 +87,8 @@ pub fn table(runs: &[RunReport]) -> String {
     for Row { label, cells } in rows(runs) {
         let mut texts: Vec<String> = cells.iter().map(|(t, _)| t.clone()).collect();
         if ratio {
-            texts.push(match (cells[0].1, cells[1].1) {
-                (Some(a), Some(b)) if a > 0.0 => format!("{:.2}", b / a),
+            texts.push(match (shown(&cells[0]), shown(&cells[1])) {
+                (Some(a), Some(b)) => format!("{:.2}", b / a),
                 _ => String::new(),
             });
         }
