@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
 use bytes::Bytes;
-use http_body_util::Full;
+use http_body_util::{BodyExt, Full};
 use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST};
 use hyper::{Request, StatusCode, Uri};
 use hyper_util::rt::TokioIo;
@@ -216,6 +216,9 @@ async fn post(target: &Target, body: Bytes) -> anyhow::Result<StatusCode> {
         .with_context(|| format!("no answer within {ATTEMPT_TIMEOUT:?}"))?
 }
 
+/// The most of a webhook's answer body that is read.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
 async fn post_unbounded(target: &Target, body: Bytes) -> anyhow::Result<StatusCode> {
     let stream = TcpStream::connect((target.connect_host.as_str(), target.port))
         .await
@@ -234,7 +237,14 @@ async fn post_unbounded(target: &Target, body: Bytes) -> anyhow::Result<StatusCo
     }
     let request = request.body(Full::new(body)).context("building notification request")?;
     let response = sender.send_request(request).await.context("sending notification")?;
-    Ok(response.status())
+    let status = response.status();
+    // Read the (small) answer to its end before closing: a webhook that is
+    // still writing its body would otherwise see its write fail.
+    let answer = http_body_util::Limited::new(response.into_body(), MAX_ANSWER_BYTES);
+    if let Err(err) = answer.collect().await {
+        eprintln!("kiln-store: notify: reading the webhook's answer: {err}");
+    }
+    Ok(status)
 }
 
 #[cfg(test)]
