@@ -64,6 +64,8 @@ pub enum Answer {
     Unsupported,
     /// 422 `corrupt_image`.
     Corrupt,
+    /// 400 `bad_request`: a request kiln refuses before looking at the bytes.
+    BadRequest,
 }
 
 impl Answer {
@@ -73,6 +75,7 @@ impl Answer {
             Answer::TooLarge => 413,
             Answer::Unsupported => 415,
             Answer::Corrupt => 422,
+            Answer::BadRequest => 400,
         }
     }
 
@@ -83,12 +86,13 @@ impl Answer {
             Answer::TooLarge => Some("too_large"),
             Answer::Unsupported => Some("unsupported_media_type"),
             Answer::Corrupt => Some("corrupt_image"),
+            Answer::BadRequest => Some("bad_request"),
         }
     }
 
     /// The answer an HTTP status stands for, if it is one of these.
     pub fn from_status(status: u16) -> Option<Answer> {
-        [Answer::Image, Answer::TooLarge, Answer::Unsupported, Answer::Corrupt].into_iter().find(|a| a.status() == status)
+        [Answer::Image, Answer::TooLarge, Answer::Unsupported, Answer::Corrupt, Answer::BadRequest].into_iter().find(|a| a.status() == status)
     }
 
     pub fn label(self) -> String {
@@ -163,7 +167,7 @@ pub(crate) fn cut_cases(base_name: &str, prefix: &str, bytes: &[u8], cuts: Vec<C
 fn other_cases() -> Vec<Case> {
     use Answer::*;
     vec![
-        case(Kind::WrongMagic, "empty.bin", &[Unsupported], "zero bytes: 415 (direct mode); a zero-length tus upload must end refused or failed, not hang", Vec::new()),
+        case(Kind::WrongMagic, "empty.bin", &[Unsupported, BadRequest], "zero bytes: 415 (an empty body is no image), or 400 where tus refuses Upload-Length 0 at creation; never a hang", Vec::new()),
         case(Kind::WrongMagic, "html-named-png.png", &[Unsupported], "an HTML page named .png: 415, from the content, not the name", b"<!doctype html><html><body><img src=x onerror=alert(1)></body></html>\n".to_vec()),
     ]
 }

@@ -202,7 +202,7 @@ fn boundaries(jpeg: &[u8]) -> Vec<Cut> {
     let segs = segments(jpeg);
     let mut cuts = vec![
         Cut::new("in-soi", 1, &[Unsupported], "one byte, 0xFF: not recognisable"),
-        Cut::new("after-soi", 2, &[Corrupt], "the SOI marker and nothing else"),
+        Cut::new("after-soi", 2, &[Unsupported], "the SOI marker and nothing else (the JPEG signature is FF D8 FF: not recognisable)"),
     ];
     for (s, name) in segs.iter().zip(names(&segs)) {
         cuts.push(Cut::new(format!("mid-{name}"), (s.start + s.end) / 2, &[Corrupt], format!("inside the {} segment", name.to_uppercase())));

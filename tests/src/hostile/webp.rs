@@ -120,7 +120,8 @@ pub fn cases() -> Vec<Case> {
 fn bombs() -> Vec<Case> {
     let one = payload(&lossless(1, 1, 3, Vec::new()), b"VP8L");
     vec![
-        case(DimensionBomb, "webp-vp8l-16384x16384.webp", &[TooLarge], "a lossless header claiming 16384×16384 (268 MP, VP8L's maximum) over a 1×1 bitstream: 413 from the header", riff(&[chunk(b"VP8L", &vp8l_claiming(one.clone(), 16384, 16384))])),
+        case(DimensionBomb, "webp-vp8l-16383x16383.webp", &[TooLarge], "a lossless header claiming 16383×16383 (268 MP) over a 1×1 bitstream: 413 from the header", riff(&[chunk(b"VP8L", &vp8l_claiming(one.clone(), 16383, 16383))])),
+        case(DimensionBomb, "webp-vp8l-16384x16384.webp", &[TooLarge], "a lossless header claiming 16384×16384, VP8L's maximum (image-webp 0.2 computes (1 + header) & 0x3FFF, reading it as 0×0): 413 from the header", riff(&[chunk(b"VP8L", &vp8l_claiming(one.clone(), 16384, 16384))])),
         case(DimensionBomb, "webp-vp8x-16383x16383.webp", &[TooLarge], "a VP8X canvas of 16383×16383 whose VP8L image claims the same over a 1×1 bitstream: 413 from the header", riff(&[vp8x(0, 16383, 16383), chunk(b"VP8L", &vp8l_claiming(one.clone(), 16383, 16383))])),
         case(DimensionBomb, "webp-vp8-16383x16383.webp", &[TooLarge], "the lossy base with its VP8 frame header patched to 16383×16383: 413 from the header", vp8_claiming(base_lossy(), 16383, 16383)),
         case(DimensionBomb, "webp-vp8x-canvas-16383-image-1x1.webp", &[Corrupt, TooLarge], "a VP8X canvas of 16383×16383 holding a 1×1 lossless image (sizes disagree): 422, or 413 from the canvas", riff(&[vp8x(0, 16383, 16383), chunk(b"VP8L", &one)])),
