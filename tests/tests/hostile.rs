@@ -120,3 +120,73 @@ fn limits_are_configurable_and_refuse_with_the_numbers() {
     // The same image fits when the thumbnail shrinks it on load.
     assert_eq!(s.convert("/v1/thumbnail", &small_file).status, 200);
 }
+
+/// A GIF of `w`×`h` whose one frame is `fw`×`fh` at (`left`, 0), with a
+/// minimal (1-colour) LZW stream: the three crafted files of issue #10.
+fn gif_with_frame(w: u16, h: u16, left: u16, fw: u16, fh: u16) -> Vec<u8> {
+    let mut b = b"GIF89a".to_vec();
+    for v in [w, h] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&[0x80, 0, 0, 0, 0, 0, 255, 255, 255]);
+    b.push(0x2C);
+    for v in [left, 0, fw, fh] {
+        b.extend_from_slice(&v.to_le_bytes());
+    }
+    b.extend_from_slice(&[0, 2, 2, 0x44, 0x01, 0, 0x3B]);
+    b
+}
+
+/// A 1×1 PNG carrying an iCCP chunk whose zlib data inflates to `inflated` zero bytes.
+fn png_with_iccp_bomb(inflated: usize) -> Vec<u8> {
+    let mut ok = Vec::new();
+    {
+        let mut enc = png::Encoder::new(&mut ok, 1, 1);
+        enc.set_color(png::ColorType::Rgb);
+        enc.write_header().unwrap().write_image_data(&[1, 2, 3]).unwrap();
+    }
+    let profile = miniz_oxide::deflate::compress_to_vec_zlib(&vec![0u8; inflated], 10);
+    let mut data = b"bomb\0\0".to_vec();
+    data.extend_from_slice(&profile);
+    let mut chunk = (data.len() as u32).to_be_bytes().to_vec();
+    let typed = [b"iCCP".as_slice(), &data].concat();
+    chunk.extend_from_slice(&typed);
+    chunk.extend_from_slice(&crc32fast::hash(&typed).to_be_bytes());
+    // After IHDR (8 + 25 bytes), before IDAT.
+    [&ok[..33], &chunk, &ok[33..]].concat()
+}
+
+#[test]
+fn the_crafted_files_of_issue_10_get_json_errors_not_traps() {
+    let s = stack();
+    let cases: &[(&str, Vec<u8>, u16, &str)] = &[
+        ("1x1 screen, 5600x5600 frame", gif_with_frame(1, 1, 0, 5600, 5600), 422, "corrupt_image"),
+        ("frame outside the screen", gif_with_frame(1, 1, 2, 1, 1), 422, "corrupt_image"),
+        ("300 MB iCCP in a 1x1 PNG", png_with_iccp_bomb(300 << 20), 200, ""),
+    ];
+    for route in ROUTES {
+        for (what, bytes, status, code) in cases {
+            let reply = s.convert(route, bytes);
+            if *status == 200 {
+                assert_eq!(reply.status, 200, "{what} -> {route}: {}", String::from_utf8_lossy(&reply.body));
+            } else {
+                assert_error(&reply, *status, code, &format!("{what} -> {route}"));
+            }
+        }
+        assert_still_serving(s, route);
+    }
+}
+
+#[test]
+fn a_converter_that_runs_out_of_memory_says_so_in_json() {
+    // With the estimate's limit lifted past the instance's 128 MiB, a full
+    // decode of the 31 MP photo really runs out of memory: the caller must
+    // get a JSON 500 that says so, not Spin's empty 500.
+    let s = Stack::start_with("last-words", &[("SPIN_VARIABLE_MAX_MEMORY_BYTES", "4294967296")]);
+    let photo = std::fs::read(corpus().join("photos/fallenleaf-4958x6198-31mp.jpg")).unwrap();
+    let reply = s.convert("/v1/convert/jpeg?width=2048", &photo);
+    assert_error(&reply, 500, "internal_error", "out of memory");
+    let detail = reply.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("out of memory"), "{detail}");
+    assert_still_serving(&s, "/v1/convert/jpeg");
+}

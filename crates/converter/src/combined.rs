@@ -16,20 +16,24 @@ use kiln_spin::s3::S3Store;
 use kiln_upload::keys::validate_source_key;
 use kiln_upload::manifest::{CombinedEntry, CombinedReply, ErrorBody};
 use kiln_upload::ObjectStore;
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
-/// Handles one request for every converter in `formats`.
-pub async fn serve(req: IncomingRequest, formats: &[Converter]) -> Response {
-    let started = Instant::now();
-    match handle(req, formats, started).await {
-        Ok(response) => response,
-        Err(e) => {
-            eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
-            e.into_response()
+/// Handles one request for every converter in `formats`, answering a JSON
+/// error even on a panic or running out of memory.
+pub async fn serve(req: IncomingRequest, out: ResponseOutparam, formats: &[Converter]) {
+    kiln_spin::last_words::serve(out, async {
+        let started = Instant::now();
+        match handle(req, formats, started).await {
+            Ok(response) => response,
+            Err(e) => {
+                eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
+                e.into_response()
+            }
         }
-    }
+    })
+    .await
 }
 
 async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant) -> Result<Response, ApiError> {

@@ -12,7 +12,8 @@ use kiln_spin::s3::S3Store;
 use kiln_upload::keys::{validate_source_key, variant_key, variant_name};
 use kiln_upload::manifest::VariantReply;
 use kiln_upload::ObjectStore;
-use spin_sdk::http::{IncomingRequest, Method, Response};
+use kiln_spin::last_words;
+use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
 use std::time::{Duration, Instant};
 
 /// Largest JSON body accepted in storage mode.
@@ -26,16 +27,20 @@ pub struct Converter {
     pub build_encoder: fn(&Params) -> Result<Box<dyn Encoder>, ApiError>,
 }
 
-/// Handles one request; every failure becomes a JSON error response.
-pub async fn serve(req: IncomingRequest, converter: &Converter) -> Response {
-    let started = Instant::now();
-    match handle(req, converter, started).await {
-        Ok(response) => response,
-        Err(e) => {
-            eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
-            e.into_response()
+/// Handles one request; every failure becomes a JSON error response, even
+/// a panic or running out of memory ([`last_words`]).
+pub async fn serve(req: IncomingRequest, out: ResponseOutparam, converter: &Converter) {
+    last_words::serve(out, async {
+        let started = Instant::now();
+        match handle(req, converter, started).await {
+            Ok(response) => response,
+            Err(e) => {
+                eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
+                e.into_response()
+            }
         }
-    }
+    })
+    .await
 }
 
 /// Storage mode's body: `{"key": "originals/..."}` (the combined converter

@@ -22,3 +22,5 @@ pub mod handler;
 pub mod params;
 
 pub use handler::{serve, Converter};
+/// The allocator every converter component installs (see `kiln_spin::last_words`).
+pub use kiln_spin::last_words::LastWords;

@@ -13,11 +13,17 @@ pub const DEFAULT_MAX_INPUT_BYTES: u64 = 40 * 1024 * 1024;
 /// headroom is kept on top (docs/memory-model.md).
 pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 120 * 1024 * 1024;
 
+/// Default cap on the frames of an animation (imgproxy has the same knob).
+pub const DEFAULT_MAX_ANIMATION_FRAMES: u64 = 1000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
     pub max_input_bytes: u64,
+    /// Source pixels; for an animation, the pixels of all its frames.
     pub max_pixels: u64,
     pub max_memory_bytes: u64,
+    /// Frames of an animated input.
+    pub max_animation_frames: u64,
 }
 
 impl Default for Limits {
@@ -26,6 +32,7 @@ impl Default for Limits {
             max_input_bytes: DEFAULT_MAX_INPUT_BYTES,
             max_pixels: DEFAULT_MAX_PIXELS,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
+            max_animation_frames: DEFAULT_MAX_ANIMATION_FRAMES,
         }
     }
 }

@@ -9,13 +9,12 @@
 //! Encoders run one after the other, so the peak is one decode or one encode
 //! plus the retained base image, not their sum.
 
-use crate::decode::decode;
 use crate::encode::Encoder;
 use crate::error::KilnError;
 use crate::image::Image;
 use crate::limits::Limits;
 use crate::orient;
-use crate::pipeline::{plan, ConvertOptions, Converted, StageTimings};
+use crate::pipeline::{decode_planned, plan, ConvertOptions, Converted, StageTimings};
 use crate::resize::{fit_within, resize, resized};
 use std::borrow::Cow;
 use std::time::Instant;
@@ -60,7 +59,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     shared.probe = started.elapsed();
 
     let started = Instant::now();
-    let decoded = decode(&input, &info, plan.jpeg_scale, limits.max_memory_bytes)?;
+    let decoded = decode_planned(&input, &info, &plan)?;
     drop(input);
     shared.decode = started.elapsed();
 

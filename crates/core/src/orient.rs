@@ -1,17 +1,85 @@
 //! EXIF orientation: read the tag from the input's metadata and apply it to
 //! the pixels, so outputs (which carry no metadata) display upright.
+//!
+//! The EXIF block is found by walking the container's own structure (JPEG
+//! segments, PNG chunks, WebP RIFF chunks) and only a block of at most
+//! [`MAX_EXIF_BYTES`] is parsed: a PNG or WebP can carry an EXIF chunk as
+//! large as the file, and copying it whole was memory the estimate never
+//! counted. A JPEG's APP1 segment cannot exceed that size anyway.
 
 use crate::image::Image;
+use crate::sniff::{sniff, InputFormat};
 
-/// The EXIF Orientation value (1..=8) of `bytes`, or 1 when absent/invalid.
+/// The largest EXIF block read: a JPEG segment's maximum.
+pub const MAX_EXIF_BYTES: usize = 65_535;
+
+/// The EXIF Orientation value (1..=8) of `bytes`, or 1 when absent, too
+/// large or invalid.
 pub fn read_orientation(bytes: &[u8]) -> u16 {
-    let Ok(exif) = exif::Reader::new().read_from_container(&mut std::io::Cursor::new(bytes)) else {
+    let Some(tiff) = exif_block(bytes).filter(|b| b.len() <= MAX_EXIF_BYTES) else {
+        return 1;
+    };
+    let Ok(exif) = exif::Reader::new().read_raw(tiff.to_vec()) else {
         return 1;
     };
     exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
         .and_then(|f| f.value.get_uint(0))
         .filter(|v| (1..=8).contains(v))
         .map_or(1, |v| v as u16)
+}
+
+/// The TIFF-structured EXIF block of `bytes`, whatever its size.
+fn exif_block(bytes: &[u8]) -> Option<&[u8]> {
+    let block = match sniff(bytes)? {
+        InputFormat::Jpeg => jpeg_app1(bytes),
+        InputFormat::Png => chunk(bytes, Chunked::Png, b"eXIf"),
+        InputFormat::Webp => chunk(bytes, Chunked::Riff, b"EXIF"),
+        InputFormat::Gif => None,
+    }?;
+    Some(block.strip_prefix(b"Exif\0\0").unwrap_or(block))
+}
+
+/// The first APP1 segment holding EXIF, before the first scan.
+fn jpeg_app1(bytes: &[u8]) -> Option<&[u8]> {
+    let mut pos = 2;
+    loop {
+        let (marker, len) = (*bytes.get(pos + 1)?, u16::from_be_bytes([*bytes.get(pos + 2)?, *bytes.get(pos + 3)?]) as usize);
+        if *bytes.get(pos)? != 0xFF || marker == 0xDA || len < 2 {
+            return None;
+        }
+        let body = bytes.get(pos + 4..pos + 2 + len)?;
+        if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
+            return Some(body);
+        }
+        pos += 2 + len;
+    }
+}
+
+/// How a chunked container lays out its chunks.
+#[derive(Clone, Copy, PartialEq)]
+enum Chunked {
+    /// Length (big-endian), type, data, CRC; after the 8-byte signature.
+    Png,
+    /// Type, length (little-endian), data, a pad byte to even length;
+    /// after the 12-byte RIFF/WEBP header.
+    Riff,
+}
+
+/// The data of the first chunk of `kind`.
+fn chunk<'a>(bytes: &'a [u8], layout: Chunked, kind: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut pos = if layout == Chunked::Png { 8 } else { 12 };
+    loop {
+        let head = bytes.get(pos..pos + 8)?;
+        let (kind_here, len) = match layout {
+            Chunked::Png => (&head[4..8], u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize),
+            Chunked::Riff => (&head[0..4], u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize),
+        };
+        if kind_here == kind {
+            return bytes.get(pos + 8..pos.checked_add(8 + len)?);
+        }
+        let trailer = if layout == Chunked::Png { 4 } else { len & 1 };
+        pos = pos.checked_add(8 + len + trailer)?;
+    }
 }
 
 /// True when the orientation swaps width and height (90° turns).
@@ -82,5 +150,40 @@ mod tests {
     #[test]
     fn missing_exif_reads_as_1() {
         assert_eq!(read_orientation(b"not an image"), 1);
+    }
+
+    /// A little-endian TIFF with one IFD entry: Orientation = `value`.
+    fn tiff(value: u16) -> Vec<u8> {
+        let mut t = b"II*\0\x08\0\0\0\x01\0".to_vec();
+        t.extend_from_slice(&[0x12, 0x01, 3, 0, 1, 0, 0, 0]);
+        t.extend_from_slice(&value.to_le_bytes());
+        t.extend_from_slice(&[0, 0, 0, 0, 0, 0]);
+        t
+    }
+
+    fn png_with_exif(exif: &[u8]) -> Vec<u8> {
+        let mut p = b"\x89PNG\r\n\x1a\n".to_vec();
+        p.extend_from_slice(&[0, 0, 0, 0]);
+        p.extend_from_slice(b"IHDR");
+        p.extend_from_slice(&[0, 0, 0, 0]);
+        p.extend_from_slice(&(exif.len() as u32).to_be_bytes());
+        p.extend_from_slice(b"eXIf");
+        p.extend_from_slice(exif);
+        p.extend_from_slice(&[0, 0, 0, 0]);
+        p
+    }
+
+    #[test]
+    fn exif_is_read_from_png_and_webp_chunks_and_capped() {
+        assert_eq!(read_orientation(&png_with_exif(&tiff(6))), 6);
+        let mut webp = b"RIFF\0\0\0\0WEBPEXIF".to_vec();
+        let block = [b"Exif\0\0".as_slice(), &tiff(8)].concat();
+        webp.extend_from_slice(&(block.len() as u32).to_le_bytes());
+        webp.extend_from_slice(&block);
+        assert_eq!(read_orientation(&webp), 8);
+        // Over the cap: ignored, not read.
+        let mut huge = tiff(6);
+        huge.resize(MAX_EXIF_BYTES + 1, 0);
+        assert_eq!(read_orientation(&png_with_exif(&huge)), 1);
     }
 }

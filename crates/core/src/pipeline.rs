@@ -2,6 +2,7 @@
 //! decode (shrink-on-load) → resize → orient → encode, with stage timings.
 
 use crate::decode::decode;
+use crate::estimate::decoder_budget;
 use crate::encode::{Encoder, OutputFormat};
 use crate::error::KilnError;
 use crate::estimate::{estimate, MemoryEstimate, Plan};
@@ -64,6 +65,7 @@ pub fn plan(bytes: &[u8], options: &ConvertOptions, encoder: &dyn Encoder) -> Re
             limits.max_pixels
         )));
     }
+    check_animation(&info, limits)?;
     let target = fit_within(info.width, info.height, options.max_long_side);
     let channels = if info.has_alpha && encoder.keeps_alpha() { 4 } else { 3 };
     let plan_for = |jpeg_scale: u32| Plan {
@@ -115,6 +117,39 @@ fn mib(bytes: u64) -> u64 {
     bytes.div_ceil(1024 * 1024)
 }
 
+/// An animation's frames, and the pixels of all of them, within the limits.
+fn check_animation(info: &ImageInfo, limits: &Limits) -> Result<(), KilnError> {
+    if info.frames > limits.max_animation_frames {
+        return Err(KilnError::TooLarge(format!("{} frames, the limit is {} frames", info.frames, limits.max_animation_frames)));
+    }
+    if info.frame_pixels > limits.max_pixels {
+        return Err(KilnError::TooLarge(format!(
+            "its {} frames hold {} pixels, the limit is {} pixels",
+            info.frames, info.frame_pixels, limits.max_pixels
+        )));
+    }
+    Ok(())
+}
+
+/// Decodes as `plan` says, with the decoder held to [`decoder_budget`],
+/// and checks that what came out is what the header announced.
+pub(crate) fn decode_planned(bytes: &[u8], info: &ImageInfo, plan: &Plan) -> Result<Image, KilnError> {
+    let image = decode(bytes, info, plan.jpeg_scale, decoder_budget(info, plan))?;
+    let (w, h) = plan.decoded;
+    let fits = if info.format == crate::InputFormat::Jpeg { image.width <= w && image.height <= h } else { (image.width, image.height) == (w, h) };
+    let expected = image.width as u64 * image.height as u64 * image.layout.channels() as u64;
+    if !fits || image.pixels.len() as u64 != expected {
+        return Err(KilnError::Corrupt(format!(
+            "the {:?} decoder produced {}x{} ({} bytes) where the header announced {w}x{h}",
+            info.format,
+            image.width,
+            image.height,
+            image.pixels.len()
+        )));
+    }
+    Ok(image)
+}
+
 /// Converts `input` with `encoder`. Takes the input by value so its bytes
 /// are freed as soon as the pixels are decoded.
 pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) -> Result<Converted, KilnError> {
@@ -125,7 +160,7 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
     timings.probe = started.elapsed();
 
     let started = Instant::now();
-    let image = decode(&input, &info, plan.jpeg_scale, options.limits.max_memory_bytes)?;
+    let image = decode_planned(&input, &info, &plan)?;
     drop(input);
     timings.decode = started.elapsed();
 

@@ -28,9 +28,18 @@ pub struct ImageInfo {
     pub has_alpha: bool,
     /// Present for JPEG only.
     pub jpeg: Option<JpegFrame>,
+    /// Frames of an animation (1 for a still image).
+    pub frames: u64,
+    /// Pixels of all frames (the image's pixels for a still image).
+    pub frame_pixels: u64,
 }
 
 impl ImageInfo {
+    fn still(format: InputFormat, width: u32, height: u32, has_alpha: bool, jpeg: Option<JpegFrame>) -> ImageInfo {
+        let pixels = width as u64 * height as u64;
+        ImageInfo { format, width, height, has_alpha, jpeg, frames: 1, frame_pixels: pixels }
+    }
+
     pub fn pixels(&self) -> u64 {
         self.width as u64 * self.height as u64
     }
@@ -111,13 +120,7 @@ fn parse_sof(marker: u8, seg: &[u8]) -> Result<ImageInfo, KilnError> {
         })
         .collect();
     let progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
-    Ok(ImageInfo {
-        format: InputFormat::Jpeg,
-        width,
-        height,
-        has_alpha: false,
-        jpeg: Some(JpegFrame { progressive, components }),
-    })
+    Ok(ImageInfo::still(InputFormat::Jpeg, width, height, false, Some(JpegFrame { progressive, components })))
 }
 
 fn probe_png(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
@@ -125,26 +128,110 @@ fn probe_png(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
     if &ihdr[4..8] != b"IHDR" {
         return Err(KilnError::Corrupt("PNG does not start with an IHDR chunk".into()));
     }
-    let width = u32::from_be_bytes(ihdr[8..12].try_into().unwrap());
-    let height = u32::from_be_bytes(ihdr[12..16].try_into().unwrap());
+    let be32 = |at: usize| u32::from_be_bytes([ihdr[at], ihdr[at + 1], ihdr[at + 2], ihdr[at + 3]]);
+    let (width, height) = (be32(8), be32(12));
     let color_type = ihdr[17];
     // Palette images may carry alpha in tRNS; assume they do (upper bound).
     let has_alpha = matches!(color_type, 3 | 4 | 6) || bytes.windows(4).take(4096).any(|w| w == b"tRNS");
-    Ok(ImageInfo { format: InputFormat::Png, width, height, has_alpha, jpeg: None })
+    Ok(ImageInfo::still(InputFormat::Png, width, height, has_alpha, None))
 }
 
 fn probe_gif(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
     let screen = bytes.get(6..10).ok_or_else(|| truncated("GIF"))?;
     let width = u16::from_le_bytes([screen[0], screen[1]]) as u32;
     let height = u16::from_le_bytes([screen[2], screen[3]]) as u32;
-    Ok(ImageInfo { format: InputFormat::Gif, width, height, has_alpha: true, jpeg: None })
+    let frames = gif_frames(bytes)?;
+    for (n, f) in frames.iter().enumerate() {
+        let inside = f.left as u32 + f.width as u32 <= width && f.top as u32 + f.height as u32 <= height;
+        if !inside || f.width == 0 || f.height == 0 {
+            return Err(KilnError::Corrupt(format!(
+                "GIF frame {} ({}x{} at {},{}) does not lie within the {width}x{height} logical screen",
+                n + 1,
+                f.width,
+                f.height,
+                f.left,
+                f.top
+            )));
+        }
+    }
+    let mut info = ImageInfo::still(InputFormat::Gif, width, height, true, None);
+    info.frames = frames.len() as u64;
+    info.frame_pixels = frames.iter().map(|f| f.width as u64 * f.height as u64).sum();
+    Ok(info)
+}
+
+/// One GIF image descriptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GifFrame {
+    pub left: u16,
+    pub top: u16,
+    pub width: u16,
+    pub height: u16,
+}
+
+/// Every frame of a GIF, by walking its blocks (no pixel is decoded). The
+/// walk ends at the trailer, or where the data is cut short after a frame
+/// (decoders show such files); a GIF without a frame is corrupt.
+pub fn gif_frames(bytes: &[u8]) -> Result<Vec<GifFrame>, KilnError> {
+    let lsd = bytes.get(6..13).ok_or_else(|| truncated("GIF"))?;
+    let mut pos = 13 + color_table_len(lsd[4]);
+    let mut frames = Vec::new();
+    while let Some(&introducer) = bytes.get(pos) {
+        match introducer {
+            0x3B => break,
+            0x21 => match skip_sub_blocks(bytes, pos + 2) {
+                Some(next) => pos = next,
+                None => break,
+            },
+            0x2C => {
+                let Some(desc) = bytes.get(pos + 1..pos + 10) else { break };
+                let le = |at: usize| u16::from_le_bytes([desc[at], desc[at + 1]]);
+                frames.push(GifFrame { left: le(0), top: le(2), width: le(4), height: le(6) });
+                // Local colour table, then the LZW minimum code size, then the data.
+                match skip_sub_blocks(bytes, pos + 10 + color_table_len(desc[8]) + 1) {
+                    Some(next) => pos = next,
+                    None => break,
+                }
+            }
+            other => return Err(KilnError::Corrupt(format!("GIF: unknown block 0x{other:02x} at byte {pos}"))),
+        }
+    }
+    if frames.is_empty() {
+        return Err(KilnError::Corrupt("GIF has no frames".into()));
+    }
+    Ok(frames)
+}
+
+/// Bytes of the colour table a GIF packed-fields byte announces.
+fn color_table_len(packed: u8) -> usize {
+    if packed & 0x80 == 0 { 0 } else { 3 << ((packed & 0x07) + 1) }
+}
+
+/// The position after the data sub-blocks starting at `pos` (each a length
+/// byte and that many bytes, ended by a zero length); `None` if cut short.
+fn skip_sub_blocks(bytes: &[u8], mut pos: usize) -> Option<usize> {
+    loop {
+        let len = *bytes.get(pos)? as usize;
+        pos += 1 + len;
+        if len == 0 {
+            return Some(pos);
+        }
+        if pos > bytes.len() {
+            return None;
+        }
+    }
 }
 
 fn probe_webp(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
     let decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes))
         .map_err(|e| KilnError::Corrupt(format!("WebP header: {e}")))?;
     let (width, height) = decoder.dimensions();
-    Ok(ImageInfo { format: InputFormat::Webp, width, height, has_alpha: decoder.has_alpha(), jpeg: None })
+    let mut info = ImageInfo::still(InputFormat::Webp, width, height, decoder.has_alpha(), None);
+    if decoder.is_animated() {
+        info.frames = decoder.num_frames() as u64;
+        info.frame_pixels = info.pixels().saturating_mul(info.frames);
+    }
+    Ok(info)
 }
 
 #[cfg(test)]
@@ -167,6 +254,37 @@ mod tests {
         assert!(!frame.progressive);
         assert_eq!(frame.components[0], Sampling { h: 2, v: 2 });
         assert!(probe(&minimal_jpeg_header(0xC2, 8, 8)).unwrap().jpeg.unwrap().progressive);
+    }
+
+    /// A GIF with a `w`×`h` screen and frames at (left, top, width, height).
+    fn gif(w: u16, h: u16, frames: &[(u16, u16, u16, u16)]) -> Vec<u8> {
+        let mut b = b"GIF89a".to_vec();
+        b.extend_from_slice(&w.to_le_bytes());
+        b.extend_from_slice(&h.to_le_bytes());
+        b.extend_from_slice(&[0, 0, 0]);
+        for &(l, t, fw, fh) in frames {
+            b.push(0x2C);
+            for v in [l, t, fw, fh] {
+                b.extend_from_slice(&v.to_le_bytes());
+            }
+            b.extend_from_slice(&[0, 2, 2, 0x4C, 0x01, 0]);
+        }
+        b.push(0x3B);
+        b
+    }
+
+    #[test]
+    fn gif_frames_are_counted_and_checked_against_the_screen() {
+        let info = probe(&gif(10, 10, &[(0, 0, 10, 10), (2, 2, 5, 5), (0, 0, 1, 1)])).unwrap();
+        assert_eq!((info.frames, info.frame_pixels), (3, 100 + 25 + 1));
+        for outside in [(2, 0, 1, 1), (0, 0, 5600, 5600), (0, 0, 0, 1)] {
+            let err = probe(&gif(1, 1, &[outside])).unwrap_err();
+            assert!(matches!(&err, KilnError::Corrupt(m) if m.contains("logical screen")), "{outside:?}: {err}");
+        }
+        assert!(matches!(probe(&gif(1, 1, &[])), Err(KilnError::Corrupt(m)) if m.contains("no frames")));
+        // Cut short after the first frame: still one frame.
+        let cut = gif(4, 4, &[(0, 0, 4, 4), (0, 0, 4, 4)]);
+        assert_eq!(probe(&cut[..cut.len() - 12]).unwrap().frames, 1);
     }
 
     #[test]

@@ -58,6 +58,7 @@ impl Config {
                 max_input_bytes: var_num("max_input_bytes")?,
                 max_pixels: var_num("max_pixels")?,
                 max_memory_bytes: var_num("max_memory_bytes")?,
+                max_animation_frames: var_num("max_animation_frames")?,
             },
             s3: S3Config {
                 endpoint: var("s3_endpoint")?,

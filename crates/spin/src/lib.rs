@@ -15,6 +15,7 @@ pub mod clock;
 pub mod config;
 pub mod http;
 pub mod kv;
+pub mod last_words;
 pub mod s3;
 
 use config::{var, var_num, Config};

@@ -2,10 +2,13 @@
 //! long side from `?width=` or the `thumbnail_max_side` variable.
 
 use kiln_converter::{formats::THUMBNAIL, serve};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
+#[global_allocator]
+static ALLOCATOR: kiln_converter::LastWords = kiln_converter::LastWords;
+
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    serve(req, &THUMBNAIL).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    serve(req, out, &THUMBNAIL).await
 }

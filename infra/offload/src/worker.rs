@@ -113,7 +113,7 @@ impl Args {
     }
 
     pub fn limits(&self) -> Limits {
-        Limits { max_input_bytes: self.max_input_bytes, max_pixels: self.max_pixels, max_memory_bytes: self.max_memory_bytes }
+        Limits { max_input_bytes: self.max_input_bytes, max_pixels: self.max_pixels, max_memory_bytes: self.max_memory_bytes, ..Limits::default() }
     }
 }
 

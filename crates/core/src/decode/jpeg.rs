@@ -43,7 +43,7 @@ fn decode_full(bytes: &[u8], info: &ImageInfo) -> Result<Image, KilnError> {
     let pixels = decoder.decode().map_err(corrupt)?;
     let frame = decoder.info().ok_or_else(|| corrupt("no frame info after decode"))?;
     let (w, h) = (frame.width as u32, frame.height as u32);
-    if pixels.len() != w as usize * h as usize * 3 {
+    if pixels.len() as u64 != w as u64 * h as u64 * 3 {
         return Err(corrupt(format!("decoder returned {} bytes for {w}x{h}", pixels.len())));
     }
     Ok(Image::new(w, h, PixelLayout::Rgb8, pixels))
@@ -66,7 +66,7 @@ fn decode_scaled(bytes: &[u8], info: &ImageInfo, scale: u32) -> Result<Image, Ki
             return Err(KilnError::Unsupported("12/16-bit lossless JPEG".into()));
         }
     };
-    if pixels.len() != w as usize * h as usize * 3 {
+    if pixels.len() as u64 != w as u64 * h as u64 * 3 {
         return Err(corrupt(format!("decoder returned {} bytes for {w}x{h}", pixels.len())));
     }
     Ok(Image::new(w, h, PixelLayout::Rgb8, pixels))

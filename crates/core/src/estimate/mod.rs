@@ -42,6 +42,17 @@ impl MemoryEstimate {
     }
 }
 
+/// What a decoder may allocate for `plan`: the decode phase's decoder state
+/// and decoded pixels as the phase model plans them from the header, plus
+/// the fixed allowance. A decoder is given this limit, never the whole
+/// budget, so a file whose data disagrees with its header (a GIF frame
+/// larger than its screen, a PNG ancillary chunk that inflates to hundreds
+/// of MB) is refused instead of growing past what was checked.
+pub fn decoder_budget(info: &ImageInfo, plan: &Plan) -> u64 {
+    let phases = phases::phases(info, plan);
+    phases.decode.saturating_sub(plan.input_bytes) + BASE_BYTES
+}
+
 /// Everything the estimate needs to know about the planned conversion.
 #[derive(Debug, Clone, Copy)]
 pub struct Plan {

@@ -6,10 +6,13 @@
 
 use kiln_converter::combined::serve;
 use kiln_converter::formats::{AVIF, JPEG, THUMBNAIL, WEBP};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
+#[global_allocator]
+static ALLOCATOR: kiln_converter::LastWords = kiln_converter::LastWords;
+
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    serve(req, &[WEBP, AVIF, JPEG, THUMBNAIL]).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    serve(req, out, &[WEBP, AVIF, JPEG, THUMBNAIL]).await
 }

@@ -2,10 +2,13 @@
 //! from the `avif_speed` variable, quality from `?quality=` or `avif_quality`.
 
 use kiln_converter::{formats::AVIF, serve};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
+#[global_allocator]
+static ALLOCATOR: kiln_converter::LastWords = kiln_converter::LastWords;
+
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    serve(req, &AVIF).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    serve(req, out, &AVIF).await
 }

@@ -2,10 +2,13 @@
 //! quality from `?quality=` or the `webp_quality` variable.
 
 use kiln_converter::{formats::WEBP, serve};
-use spin_sdk::http::{IncomingRequest, Response};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 use spin_sdk::http_component;
 
+#[global_allocator]
+static ALLOCATOR: kiln_converter::LastWords = kiln_converter::LastWords;
+
 #[http_component]
-async fn handle(req: IncomingRequest) -> Response {
-    serve(req, &WEBP).await
+async fn handle(req: IncomingRequest, out: ResponseOutparam) {
+    serve(req, out, &WEBP).await
 }
