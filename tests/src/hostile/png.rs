@@ -183,7 +183,7 @@ fn depths() -> Vec<Case> {
         case(DepthAndColor, "png-16bit-rgba.png", &[Image], "32×24 16-bit RGBA (alpha ramp): an image with alpha where the format keeps it", encoded(32, 24, C::Rgba, Sixteen, &sixteen(4))),
         case(DepthAndColor, "png-16bit-gray.png", &[Image], "32×24 16-bit grayscale: an image", encoded(32, 24, C::Grayscale, Sixteen, &sixteen(1))),
         case(DepthAndColor, "png-16bit-gray-alpha.png", &[Image], "32×24 16-bit gray + alpha: an image", encoded(32, 24, C::GrayscaleAlpha, Sixteen, &sixteen(2))),
-        case(DepthAndColor, "png-2bit-gray.png", &[Image], "32×24 2-bit grayscale: an image", encoded(32, 24, C::Grayscale, Two, &vec![0b00_01_10_11; 8 * 24])),
+        case(DepthAndColor, "png-2bit-gray.png", &[Image], "32×24 2-bit grayscale: an image", encoded(32, 24, C::Grayscale, Two, &[0b00_01_10_11; 8 * 24])),
         case(DepthAndColor, "png-1bit-palette-trns.png", &[Image], "32×24 1-bit palette with a tRNS entry (transparent colour 0): an image", palette_trns()),
         case(DepthAndColor, "png-16bit-rgb-adam7.png", &[Image], "16×16 16-bit RGB, Adam7-interlaced (hand-framed, stored DEFLATE): an image", adam7_16bit()),
     ]
