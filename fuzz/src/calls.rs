@@ -1,0 +1,97 @@
+//! The image targets' calls into kiln-core, with production's limits
+//! (`Limits::default()`: 40 MiB input, 50 MP, 120 MiB estimated peak).
+//! crates/core/tests/fuzz_regressions.rs includes this file by path and
+//! makes the same calls on committed inputs. Plain kiln-core only.
+
+use kiln_core::alloc_counter::peak_of;
+use kiln_core::encode::{jpeg::JpegEncoder, png::PngEncoder, Encoder};
+use kiln_core::error::KilnError;
+use kiln_core::{convert, convert_many, orient, pipeline::plan, probe::probe, sniff::sniff};
+use kiln_core::{ConvertOptions, Converted, ConvertedMany, InputFormat, Limits, Output};
+
+/// Long side of the `decode` target's output (the thumbnail's size: the
+/// cheapest resize and encode, so the time goes to decoding).
+pub const DECODE_SIDE: u32 = 256;
+/// Quality of the JPEG encoder (production's default `jpeg_quality`).
+pub const JPEG_QUALITY: f32 = 82.0;
+
+/// The limits every image target runs under: production's defaults.
+pub fn limits() -> Limits {
+    Limits::default()
+}
+
+/// `sniff_probe`: sniffing, probing and the EXIF orientation read, all
+/// that runs before the estimate. Panics on a finding: a probe that
+/// succeeds names the sniffed format, a non-zero size, and JPEG frame facts
+/// exactly for a JPEG.
+pub fn sniff_probe(data: &[u8]) {
+    let format = sniff(data);
+    let _ = orient::read_orientation(data);
+    if let Ok(info) = probe(data) {
+        assert_eq!(Some(info.format), format, "probe and sniff disagree");
+        assert!(info.width > 0 && info.height > 0, "probe accepted a zero dimension: {info:?}");
+        assert_eq!(info.jpeg.is_some(), info.format == InputFormat::Jpeg, "JPEG frame facts on {info:?}");
+    }
+}
+
+/// `decode`: one conversion to a PNG thumbnail through the whole pipeline.
+pub fn decode(input: Vec<u8>) -> Result<Converted, KilnError> {
+    let options = ConvertOptions { max_long_side: DECODE_SIDE, limits: limits() };
+    convert(input, &options, &PngEncoder)
+}
+
+/// `decode_many`: decode once into a 1024 px JPEG and a 256 px PNG
+/// thumbnail derived from the same base (the combined converter's path).
+pub fn decode_many(input: Vec<u8>) -> Result<ConvertedMany, KilnError> {
+    let jpeg = JpegEncoder::new(JPEG_QUALITY).expect("a valid quality");
+    let outputs = [
+        Output { max_long_side: 1024, encoder: &jpeg },
+        Output { max_long_side: DECODE_SIDE, encoder: &PngEncoder },
+    ];
+    convert_many(input, &outputs, limits())
+}
+
+/// `estimate`: the encoder and long side an input of `len` bytes is
+/// converted with: even lengths to a 2048 px JPEG (the variants' size),
+/// odd ones to the 256 px PNG thumbnail, so both models are exercised.
+pub fn estimate_case(len: usize) -> (Box<dyn Encoder>, u32) {
+    if len % 2 == 0 {
+        (Box::new(JpegEncoder::new(JPEG_QUALITY).expect("a valid quality")), 2048)
+    } else {
+        (Box::new(PngEncoder), DECODE_SIDE)
+    }
+}
+
+/// `estimate`: if `plan` accepts `data`, converts it and panics when the
+/// measured peak of live heap bytes (input included) is over the estimate
+/// the limits were checked against. Needs `kiln_core::alloc_counter::Counting`
+/// as the global allocator. Natively jpeg-decoder (the shrink-on-load JPEG
+/// decoder) runs a thread per component for outputs over 128 px wide (in
+/// wasm it does not), so a peak varies a little from run to run: a peak
+/// over the estimate is measured twice more and the smallest counts.
+pub fn estimate(data: &[u8]) {
+    let (encoder, side) = estimate_case(data.len());
+    let options = ConvertOptions { max_long_side: side, limits: limits() };
+    let Ok((info, plan, estimate)) = plan(data, &options, encoder.as_ref()) else { return };
+    let measure = || {
+        let input = data.to_vec();
+        peak_of(input.len(), || convert(input, &options, encoder.as_ref()).map(|out| out.bytes.len()))
+    };
+    let (result, first) = measure();
+    if first <= estimate.peak() {
+        return;
+    }
+    let peaks = [first, measure().1, measure().1];
+    let peak = *peaks.iter().min().expect("three peaks");
+    assert!(
+        peak <= estimate.peak(),
+        "{}x{} {:?} -> {} at {side} (scale 1/{}): measured peak {peak} bytes (of {peaks:?}) > estimate {} bytes ({estimate:?}; result {:?})",
+        info.width,
+        info.height,
+        info.format,
+        encoder.format().name,
+        plan.jpeg_scale,
+        estimate.peak(),
+        result.map_err(|e| e.to_string()),
+    );
+}
