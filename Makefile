@@ -1,5 +1,5 @@
 # kiln — the two commands a fresh machine needs are `make up` and `make test`.
-.PHONY: setup build up test bench load calibrate study study-quick clean
+.PHONY: setup build up test fuzz bench load calibrate study study-quick clean
 
 setup:
 	scripts/setup.sh
@@ -13,9 +13,16 @@ up:
 	scripts/up.sh
 
 # Everything: unit tests, the core's corpus and memory tests, the store's
-# tests, and the end-to-end tests against real `spin up` + kiln-store.
+# tests, and the end-to-end tests against real `spin up` + kiln-store; then
+# the short fuzzing pass (8 s per target, fuzz/README.md).
 test: build
 	cargo test --locked
+	scripts/fuzz.sh --ci
+
+# Fuzzes every target for $FUZZ_SECONDS (default 300) each; FUZZ_TARGETS
+# picks some (fuzz/README.md). Fails on any crash, printing its input.
+fuzz:
+	scripts/fuzz.sh --seconds $${FUZZ_SECONDS:-300} $${FUZZ_TARGETS:-}
 
 # Each component under spin up vs the same core natively (12 MP photo),
 # then the upload path per fan-out width x Spin host threads.

@@ -8,6 +8,8 @@
 # with (`make study`): libvips-tools (vips, vipsthumbnail), webp (cwebp),
 # libjpeg-turbo-progs (cjpeg), and GNU time, which reads each process' peak
 # RSS; avifenc comes with libavif-bin.
+# With --fuzz, also what scripts/fuzz.sh needs: a nightly Rust toolchain
+# and cargo-fuzz (pinned there); fuzz.sh installs them itself when missing.
 # Idempotent; needs root (or sudo) only when something must be installed.
 set -euo pipefail
 
@@ -38,4 +40,8 @@ if [ ! -d "$root/tests/node/node_modules/tus-js-client" ]; then
   command -v npm >/dev/null || { echo "npm is needed for the tus-js-client test (install Node.js)" >&2; exit 1; }
   log "installing tus-js-client for the e2e tests (npm ci)"
   npm ci --prefix "$root/tests/node" --no-audit --no-fund --loglevel=error >/dev/null
+fi
+
+if [ "${1:-}" = "--fuzz" ]; then
+  "$root/scripts/fuzz.sh" --install-only
 fi
