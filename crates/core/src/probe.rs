@@ -225,13 +225,28 @@ fn skip_sub_blocks(bytes: &[u8], mut pos: usize) -> Option<usize> {
 fn probe_webp(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
     let decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes))
         .map_err(|e| KilnError::Corrupt(format!("WebP header: {e}")))?;
-    let (width, height) = decoder.dimensions();
+    let (width, height) = match decoder.dimensions() {
+        // image-webp 0.2 wraps a lossless image's 16384 (the largest side
+        // VP8L can state) to 0: read the header itself then.
+        (0, _) | (_, 0) => vp8l_size(bytes).unwrap_or((0, 0)),
+        size => size,
+    };
     let mut info = ImageInfo::still(InputFormat::Webp, width, height, decoder.has_alpha(), None);
     if decoder.is_animated() {
         info.frames = decoder.num_frames() as u64;
         info.frame_pixels = info.pixels().saturating_mul(info.frames);
     }
     Ok(info)
+}
+
+/// The size a simple lossless WebP (`RIFF....WEBPVP8L`) states: 14 bits
+/// each for width - 1 and height - 1 after the 0x2f signature.
+fn vp8l_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    if bytes.get(12..16)? != b"VP8L" || *bytes.get(20)? != 0x2f {
+        return None;
+    }
+    let bits = u32::from_le_bytes(bytes.get(21..25)?.try_into().ok()?);
+    Some(((bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1))
 }
 
 #[cfg(test)]
@@ -285,6 +300,14 @@ mod tests {
         // Cut short after the first frame: still one frame.
         let cut = gif(4, 4, &[(0, 0, 4, 4), (0, 0, 4, 4)]);
         assert_eq!(probe(&cut[..cut.len() - 12]).unwrap().frames, 1);
+    }
+
+    #[test]
+    fn a_lossless_webp_stating_16384_is_read_as_16384() {
+        let bits: u32 = 16383 | (16383 << 14);
+        let mut webp = b"RIFF\0\0\0\0WEBPVP8L\x05\0\0\0\x2f".to_vec();
+        webp.extend_from_slice(&bits.to_le_bytes());
+        assert_eq!(vp8l_size(&webp), Some((16384, 16384)));
     }
 
     #[test]
