@@ -20,9 +20,10 @@
 # caught by the targets' own allocator (fuzz/src/budget.rs) instead.
 # Seeds, copied into the gitignored fuzz/corpus/<target>/ that libFuzzer
 # grows: fuzz/seeds/<target>/ (committed); for the image targets, tiny
-# generated images (fuzz/make_seeds.py) and ../shared/corpus ($KILN_CORPUS):
-# files up to 64 KiB whole, larger ones as 64 KiB prefixes (a JPEG's ending
-# with its end-of-image marker; left out with --ci, being 25-420 ms a run).
+# generated images (fuzz/make_seeds.py), the hostile corpus tests/hostile/
+# (files up to 64 KiB) and ../shared/corpus ($KILN_CORPUS): files up to
+# 64 KiB whole, larger ones as 64 KiB prefixes (a JPEG's ending with its
+# end-of-image marker; left out with --ci, being 25-420 ms a run).
 # Environment: FUZZ_TOOLCHAIN (nightly), FUZZ_SANITIZER (none; `address`
 # makes -malloc_limit_mb effective, which needs a sanitizer's malloc hooks),
 # FUZZ_ARGS (extra libFuzzer flags), KILN_CORPUS; CARGO_BUILD_JOBS as usual.
@@ -81,21 +82,31 @@ prepare_corpus() {
   mkdir -p "$dir"
   if [ -d "$fuzz/seeds/$target" ]; then cp -n "$fuzz/seeds/$target"/* "$dir"/ 2>/dev/null || true; fi
   [[ "$IMAGE_TARGETS" == *" $target "* ]] || return 0
-  local corpus="${KILN_CORPUS:-$root/../shared/corpus}" f name
+  local corpus="${KILN_CORPUS:-$root/../shared/corpus}" f
   if [ -d "$corpus" ]; then
     for f in "$corpus"/*/*; do
-      [ -f "$f" ] || continue
-      name="shared-$(basename "$(dirname "$f")")-$(basename "$f")"
-      [ -e "$dir/$name" ] && continue
-      if [ "$(stat -c %s "$f")" -le 65536 ]; then cp "$f" "$dir/$name"
-      elif [ "$ci" = 1 ]; then continue  # prefixes of large photos: 25-420 ms a run
-      elif [[ "$f" == *.jpg ]]; then { head -c 65534 "$f"; printf '\xff\xd9'; } >"$dir/$name"  # ends like a JPEG
-      else head -c 65536 "$f" >"$dir/$name"; fi
+      add_image_seed "$dir" "shared-$(basename "$(dirname "$f")")-$(basename "$f")" "$f"
     done
   else
-    log "no shared corpus at $corpus (set KILN_CORPUS): image seeds are the generated ones only"
+    log "no shared corpus at $corpus (set KILN_CORPUS)"
   fi
+  # kiln's own generated hostile corpus (tests/hostile/INDEX.md): whole files only.
+  for f in "$root"/tests/hostile/*; do
+    [ "$(stat -c %s "$f")" -gt 65536 ] || add_image_seed "$dir" "hostile-$(basename "$f")" "$f"
+  done
   if command -v python3 >/dev/null; then python3 "$fuzz/make_seeds.py" "$dir"; fi
+}
+
+# Copies image file $3 as seed $2 into $1: whole up to 64 KiB, else (not
+# with --ci: a photo's prefix takes 25-420 ms a run) its first 64 KiB, a
+# JPEG's ending with the end-of-image marker so that it decodes.
+add_image_seed() {
+  local dir="$1" name="$2" f="$3"
+  [ -f "$f" ] && [[ "$f" != *.md ]] && [ ! -e "$dir/$name" ] || return 0
+  if [ "$(stat -c %s "$f")" -le 65536 ]; then cp "$f" "$dir/$name"
+  elif [ "$ci" = 1 ]; then return 0
+  elif [[ "$f" == *.jpg ]]; then { head -c 65534 "$f"; printf '\xff\xd9'; } >"$dir/$name"
+  else head -c 65536 "$f" >"$dir/$name"; fi
 }
 
 # libFuzzer flags per target: 10 s per input is a hang (Spin allows 30 s,

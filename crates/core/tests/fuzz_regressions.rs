@@ -1,0 +1,76 @@
+//! Fuzz regressions: every input a fuzz target (fuzz/, fuzz/README.md) found
+//! a crash with is kept in `tests/fuzz-regressions/<target>-<short-name>` and
+//! runs here through the same call and the same checks as its target
+//! (`fuzz/src/calls.rs`, `fuzz/fuzz_targets/<target>.rs`): no panic, the
+//! conversion's live heap within the 120 MiB budget, and for `estimate`
+//! inputs the measured peak not over the estimate. One test per input, named
+//! in [`regressions!`]; `every_input_has_a_test` keeps the list and the folder
+//! in step. An input whose bug is not fixed yet carries
+//! `#[ignore = "fails until <what> is fixed"]`.
+
+#[path = "../../../fuzz/src/calls.rs"]
+mod calls;
+
+use kiln_core::alloc_counter::{peak_of, Counting};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+/// The allocator's counters are process-wide: one measured run at a time.
+static MEASURE: Mutex<()> = Mutex::new(());
+
+fn folder() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz-regressions")
+}
+
+/// Runs the input file `name` as its target (the name's prefix) does.
+fn run(name: &str) {
+    let bytes = std::fs::read(folder().join(name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let _one = MEASURE.lock().unwrap_or_else(|e| e.into_inner());
+    match name.split_once('-').map(|(target, _)| target) {
+        Some("sniff_probe") => calls::sniff_probe(&bytes),
+        Some("decode") => within_budget(bytes, |input| calls::decode(input).map(|_| ())),
+        Some("decode_many") => within_budget(bytes, |input| calls::decode_many(input).map(|_| ())),
+        Some("estimate") => calls::estimate(&bytes),
+        _ => panic!("{name}: no target of that name (sniff_probe, decode, decode_many, estimate)"),
+    }
+}
+
+/// `decode`, `decode_many`: no panic, and the live heap within the budget
+/// (the fuzz targets abort at the allocation that breaks it; this measures
+/// the peak, which fails the same inputs).
+fn within_budget<E: std::fmt::Debug>(input: Vec<u8>, call: impl FnOnce(Vec<u8>) -> Result<(), E>) {
+    let budget = calls::limits().max_memory_bytes;
+    let len = input.len();
+    let (result, peak) = peak_of(len, || call(input));
+    assert!(peak <= budget, "heap peak {peak} bytes over the budget of {budget} (result {result:?})");
+}
+
+/// One test per committed input: `test_name => "file name"`, attributes
+/// (a doc comment saying what the input is, `#[ignore = ...]`) before it.
+macro_rules! regressions {
+    ($($(#[$attr:meta])* $test:ident => $file:literal,)*) => {
+        $(
+            $(#[$attr])*
+            #[test]
+            fn $test() {
+                run($file);
+            }
+        )*
+        const FILES: &[&str] = &[$($file),*];
+    };
+}
+
+regressions! {
+}
+
+#[test]
+fn every_input_has_a_test() {
+    let Ok(dir) = std::fs::read_dir(folder()) else { return };
+    for entry in dir {
+        let name = entry.unwrap().file_name().into_string().unwrap();
+        assert!(FILES.contains(&name.as_str()), "tests/fuzz-regressions/{name} has no test in fuzz_regressions.rs");
+    }
+}
