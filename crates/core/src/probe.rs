@@ -32,12 +32,15 @@ pub struct ImageInfo {
     pub frames: u64,
     /// Pixels of all frames (the image's pixels for a still image).
     pub frame_pixels: u64,
+    /// WebP only: an image (or a frame) is lossless (VP8L), whose decoder
+    /// holds memory differently from the lossy one.
+    pub webp_lossless: bool,
 }
 
 impl ImageInfo {
     fn still(format: InputFormat, width: u32, height: u32, has_alpha: bool, jpeg: Option<JpegFrame>) -> ImageInfo {
         let pixels = width as u64 * height as u64;
-        ImageInfo { format, width, height, has_alpha, jpeg, frames: 1, frame_pixels: pixels }
+        ImageInfo { format, width, height, has_alpha, jpeg, frames: 1, frame_pixels: pixels, webp_lossless: false }
     }
 
     pub fn pixels(&self) -> u64 {
@@ -232,11 +235,27 @@ fn probe_webp(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
         size => size,
     };
     let mut info = ImageInfo::still(InputFormat::Webp, width, height, decoder.has_alpha(), None);
+    info.webp_lossless = has_vp8l_chunk(bytes.get(12..).unwrap_or_default(), 0);
     if decoder.is_animated() {
         info.frames = decoder.num_frames() as u64;
         info.frame_pixels = info.pixels().saturating_mul(info.frames);
     }
     Ok(info)
+}
+
+/// Whether the RIFF chunks in `chunks` (or, one level down, in an
+/// animation frame's `ANMF` chunk) hold a lossless `VP8L` bitstream.
+fn has_vp8l_chunk(mut chunks: &[u8], depth: u32) -> bool {
+    while let (Some(fourcc), Some(size)) = (chunks.get(..4), chunks.get(4..8)) {
+        let size = u32::from_le_bytes(size.try_into().expect("4 bytes")) as usize;
+        let data = chunks.get(8..).unwrap_or_default();
+        let data = &data[..size.min(data.len())];
+        if fourcc == b"VP8L" || (fourcc == b"ANMF" && depth == 0 && has_vp8l_chunk(data.get(16..).unwrap_or_default(), 1)) {
+            return true;
+        }
+        chunks = chunks.get(8usize.saturating_add(size).saturating_add(size & 1)..).unwrap_or_default();
+    }
+    false
 }
 
 /// The size a simple lossless WebP (`RIFF....WEBPVP8L`) states: 14 bits
@@ -300,6 +319,16 @@ mod tests {
         // Cut short after the first frame: still one frame.
         let cut = gif(4, 4, &[(0, 0, 4, 4), (0, 0, 4, 4)]);
         assert_eq!(probe(&cut[..cut.len() - 12]).unwrap().frames, 1);
+    }
+
+    #[test]
+    fn lossless_webp_is_told_from_lossy_also_inside_an_animation() {
+        let chunk = |fourcc: &[u8], data: &[u8]| [fourcc, &(data.len() as u32).to_le_bytes(), data].concat();
+        assert!(has_vp8l_chunk(&chunk(b"VP8L", b"\x2f"), 0));
+        assert!(!has_vp8l_chunk(&chunk(b"VP8 ", b"abc"), 0));
+        let frame = [&[0u8; 16][..], &chunk(b"VP8L", b"x")].concat();
+        assert!(has_vp8l_chunk(&[chunk(b"VP8X", &[0; 10]), chunk(b"ANMF", &frame)].concat(), 0));
+        assert!(!has_vp8l_chunk(&chunk(b"VP8X", &[0; 3])[..9], 0));
     }
 
     #[test]

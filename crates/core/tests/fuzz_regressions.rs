@@ -64,6 +64,14 @@ macro_rules! regressions {
 }
 
 regressions! {
+    /// A 212-byte lossless WebP stating 8278x2185 without alpha: image-webp
+    /// decodes it into an RGBA scratch besides the RGB output (7 B/px), 126
+    /// MB in all, which the calibrated model (fitted on lossy WebP) put under
+    /// 120 MiB. Lossless WebP now has the phase model as its floor: 413.
+    decode_webp_lossless_rgb_8278x2185 => "decode-webp-lossless-rgb-8278x2185",
+    /// A 220-byte lossy 32x24 WebP whose DCT partition claims 16 MB:
+    /// image-webp allocates it before reading it; the estimate said 9.5 MB.
+    estimate_webp_lossy_partition_claims_16mb => "estimate-webp-lossy-partition-claims-16mb",
 }
 
 #[test]

@@ -23,6 +23,13 @@ pub const VARIANTS_PREFIX: &str = "variants/";
 pub const UPLOADS_PREFIX: &str = "uploads/";
 /// S3's maximum key length in bytes.
 pub const MAX_KEY_BYTES: usize = 1024;
+/// Room kept for a variant's file name (`thumbnail-w4294967295-q99.5.png`
+/// is 32 bytes) or `manifest.json` in its folder.
+pub const MAX_VARIANT_NAME_BYTES: usize = 64;
+/// The longest original kiln converts: its variant folder (as long as the
+/// key: `variants/` + the key less `originals/` + `/`) plus a variant's
+/// name must fit S3's [`MAX_KEY_BYTES`].
+pub const MAX_SOURCE_KEY_BYTES: usize = MAX_KEY_BYTES - MAX_VARIANT_NAME_BYTES;
 /// Name of the manifest next to the variants.
 pub const MANIFEST_NAME: &str = "manifest.json";
 /// Name of the marker of an upload in flight.
@@ -32,8 +39,8 @@ const MARKER_NAME: &str = "record";
 /// not too long, no empty or `.`/`..` segments, no control characters.
 pub fn validate_source_key(key: &str) -> Result<(), UploadError> {
     let bad = |why: &str| Err(UploadError::BadRequest(format!("key {key:?}: {why}")));
-    if key.len() > MAX_KEY_BYTES {
-        return bad("longer than 1024 bytes");
+    if key.len() > MAX_SOURCE_KEY_BYTES {
+        return bad(&format!("longer than {MAX_SOURCE_KEY_BYTES} bytes (its variants' keys must fit S3's {MAX_KEY_BYTES})"));
     }
     if key.chars().any(char::is_control) {
         return bad("contains control characters");
@@ -139,6 +146,17 @@ mod tests {
     fn variant_keys_follow_the_layout() {
         assert_eq!(variant_key("originals/abc/photo.jpg", "webp", "webp"), "variants/abc/photo.jpg/webp.webp");
         assert_eq!(manifest_key("originals/a b/p.png"), "variants/a b/p.png/manifest.json");
+    }
+
+    #[test]
+    fn a_source_key_is_only_valid_if_its_variants_keys_fit_s3() {
+        let key = |len: usize| format!("{ORIGINALS_PREFIX}{}", "k".repeat(len - ORIGINALS_PREFIX.len()));
+        assert!(validate_source_key(&key(MAX_SOURCE_KEY_BYTES)).is_ok());
+        assert!(validate_source_key(&key(MAX_SOURCE_KEY_BYTES + 1)).is_err());
+        let longest = key(MAX_SOURCE_KEY_BYTES);
+        let name = variant_name("thumbnail", Some(u32::MAX), Some(99.5));
+        assert!(variant_key(&longest, &name, "png").len() <= MAX_KEY_BYTES);
+        assert!(manifest_key(&longest).len() <= MAX_KEY_BYTES);
     }
 
     #[test]

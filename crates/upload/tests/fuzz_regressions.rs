@@ -47,6 +47,9 @@ macro_rules! regressions {
 }
 
 regressions! {
+    /// A valid source key of 1024 bytes (S3's maximum): its variant keys
+    /// were 1033 bytes, which S3 refuses. Source keys are now at most 960.
+    source_key_of_1024_bytes => "keys-source-key-of-1024-bytes",
 }
 
 #[test]

@@ -207,7 +207,11 @@ pub fn model_for(output: &str) -> Option<&'static Model> {
 pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     let mut estimate = phases::phases(info, plan);
     if let Some(model) = model_for(plan.output) {
-        estimate.calibrated = Some(model.peak(&features(info, plan), estimate.phase_peak()));
+        let floor = match phases::uncalibrated_decode(info, plan) {
+            0 => 0,
+            bytes => BASE_BYTES + bytes,
+        };
+        estimate.calibrated = Some(model.peak(&features(info, plan), estimate.phase_peak()).max(floor));
     }
     estimate
 }

@@ -14,13 +14,18 @@ use crate::sniff::InputFormat;
 /// Fixed overhead: allocator slack, small buffers, metadata parsing.
 pub const BASE_BYTES: u64 = 2 * 1024 * 1024;
 
+/// The largest DCT partition a lossy WebP's 24-bit size field can state:
+/// image-webp allocates it before reading it, so a few bytes claiming it
+/// cost this much, briefly, whatever the image's size.
+pub const VP8_MAX_PARTITION_BYTES: u64 = (1 << 24) - 1;
+
 /// Each phase's bytes for `plan` (no calibrated value).
 pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     let px = |(w, h): (u32, u32)| w as u64 * h as u64;
     let decoded_ch: u64 = if info.has_alpha { 4 } else { 3 };
     let decoded = px(plan.decoded) * decoded_ch;
     let target = px(plan.target) * plan.channels as u64;
-    let decode = plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded;
+    let decode = (plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded).max(uncalibrated_decode(info, plan));
     let resize = if plan.decoded == plan.target {
         decoded
     } else {
@@ -35,6 +40,24 @@ pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     MemoryEstimate { decode, resize, encode, calibrated: None }
 }
 
+/// What a decoder may hold that no calibration input made it hold (the
+/// calibration measured lossy WebP only), so the calibrated model cannot
+/// know it: a floor under the decode phase and the calibrated peak, without
+/// [`BASE_BYTES`]. Lossless WebP: the whole phase model's decode phase (an
+/// RGBA scratch buffer besides an RGB output, transform buffers); lossy
+/// WebP: the output and the largest partition a header can claim.
+pub fn uncalibrated_decode(info: &ImageInfo, plan: &Plan) -> u64 {
+    if info.format != InputFormat::Webp {
+        return 0;
+    }
+    let decoded = plan.decoded.0 as u64 * plan.decoded.1 as u64 * if info.has_alpha { 4 } else { 3 };
+    if info.webp_lossless {
+        plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded
+    } else {
+        plan.input_bytes + decoded + VP8_MAX_PARTITION_BYTES
+    }
+}
+
 /// Decoder-internal memory (beyond its output buffer) for `info` at `scale`.
 fn decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
     let pixels = info.pixels();
@@ -44,7 +67,8 @@ fn decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
         InputFormat::Png => pixels * 4 + info.width as u64 * 16,
         // Full-screen canvas plus the first frame's RGBA buffer.
         InputFormat::Gif => pixels * 4,
-        // Lossy: YUV planes; lossless: ARGB + transform buffers.
+        // Lossy: YUV planes; lossless: an RGBA scratch (image-webp decodes
+        // RGBA, then copies to the RGB output) + transform buffers.
         InputFormat::Webp => pixels * 8,
     }
 }
