@@ -72,6 +72,18 @@ regressions! {
     /// A 220-byte lossy 32x24 WebP whose DCT partition claims 16 MB:
     /// image-webp allocates it before reading it; the estimate said 9.5 MB.
     estimate_webp_lossy_partition_claims_16mb => "estimate-webp-lossy-partition-claims-16mb",
+    /// An interlaced RGB PNG of 16777216x2: the png crate's line buffer
+    /// (50 MB) on top of the 100 MB output. Row buffers are now counted per
+    /// column in both models (`estimate::phases::side_bytes`): 413.
+    decode_png_interlaced_16777216x2 => "decode-png-interlaced-16777216x2",
+    /// A 4x4 palette PNG whose PLTE is 49 bytes: png 0.18 panicked
+    /// expanding the palette (index out of range). Now refused before
+    /// decoding: 422.
+    decode_many_png_palette_of_49_bytes => "decode_many-png-palette-of-49-bytes",
+    /// A 64001x1 GIF to the 256 px thumbnail: the resampler's filter
+    /// coefficients (4 MB, proportional to the source's sides) were in
+    /// neither model; the estimate said 2.1 MB.
+    estimate_gif_64001x1_resize_coefficients => "estimate-gif-64001x1-resize-coefficients",
 }
 
 #[test]

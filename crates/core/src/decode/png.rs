@@ -18,7 +18,7 @@ const SKIPPED: [&[u8; 4]; 5] = [b"iCCP", b"tEXt", b"zTXt", b"iTXt", b"eXIf"];
 
 pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<Image, KilnError> {
     let limits = png::Limits { bytes: max_alloc.min(usize::MAX as u64) as usize };
-    let mut decoder = png::Decoder::new_with_limits(std::io::BufReader::new(Chunks::without_skipped(bytes)), limits);
+    let mut decoder = png::Decoder::new_with_limits(std::io::BufReader::new(Chunks::without_skipped(bytes)?), limits);
     decoder.set_ignore_iccp_chunk(true);
     decoder.set_ignore_text_chunk(true);
     decoder.set_transformations(png::Transformations::normalize_to_color8());
@@ -57,8 +57,10 @@ struct Chunks<'a> {
 
 impl<'a> Chunks<'a> {
     /// The signature and every chunk but the [`SKIPPED`] ones. A file cut
-    /// short is passed on as it is, for the decoder to report.
-    fn without_skipped(bytes: &'a [u8]) -> Chunks<'a> {
+    /// short is passed on as it is, for the decoder to report. A palette
+    /// that is not 1 to 256 whole RGB entries is refused here: png 0.18
+    /// panics expanding a `PLTE` whose length is not a multiple of 3.
+    fn without_skipped(bytes: &'a [u8]) -> Result<Chunks<'a>, KilnError> {
         let mut parts = vec![&bytes[..bytes.len().min(8)]];
         let mut pos = 8;
         while pos < bytes.len() {
@@ -72,13 +74,16 @@ impl<'a> Chunks<'a> {
                 parts.push(&bytes[pos..]);
                 break;
             }
+            if &head[4..8] == b"PLTE" && (len == 0 || len % 3 != 0 || len > 3 * 256) {
+                return Err(KilnError::Corrupt(format!("PNG palette of {len} bytes: it must hold 1 to 256 RGB entries")));
+            }
             if !SKIPPED.iter().any(|t| &head[4..8] == *t) {
                 parts.push(&bytes[pos..end]);
             }
             pos = end;
         }
         let len = parts.iter().map(|p| p.len() as u64).sum();
-        Chunks { parts, len, pos: 0 }
+        Ok(Chunks { parts, len, pos: 0 })
     }
 }
 
@@ -133,8 +138,16 @@ mod tests {
         }
         png.extend_from_slice(&[9, 9]); // cut short
         let mut out = Vec::new();
-        Chunks::without_skipped(&png).read_to_end(&mut out).unwrap();
+        Chunks::without_skipped(&png).unwrap().read_to_end(&mut out).unwrap();
         let expected = [&png[..8], &ihdr[..], &idat[..], &[9, 9]].concat();
         assert_eq!(out, expected);
+    }
+
+    #[test]
+    fn a_palette_of_partial_entries_is_refused() {
+        for (len, ok) in [(0, false), (3, true), (49, false), (768, true), (771, false)] {
+            let png = [&b"\x89PNG\r\n\x1a\n"[..], &chunk(b"IHDR", &[1; 13]), &chunk(b"PLTE", &vec![7; len])].concat();
+            assert_eq!(Chunks::without_skipped(&png).is_ok(), ok, "PLTE of {len} bytes");
+        }
     }
 }

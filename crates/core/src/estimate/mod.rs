@@ -211,7 +211,9 @@ pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
             0 => 0,
             bytes => BASE_BYTES + bytes,
         };
-        estimate.calibrated = Some(model.peak(&features(info, plan), estimate.phase_peak()).max(floor));
+        let (decode_lines, resize_lines) = phases::side_bytes(info, plan);
+        let calibrated = model.peak(&features(info, plan), estimate.phase_peak()) + decode_lines.max(resize_lines);
+        estimate.calibrated = Some(calibrated.max(floor));
     }
     estimate
 }

@@ -25,7 +25,8 @@ pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     let decoded_ch: u64 = if info.has_alpha { 4 } else { 3 };
     let decoded = px(plan.decoded) * decoded_ch;
     let target = px(plan.target) * plan.channels as u64;
-    let decode = (plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded).max(uncalibrated_decode(info, plan));
+    let (decode_lines, resize_lines) = side_bytes(info, plan);
+    let decode = (plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded + decode_lines).max(uncalibrated_decode(info, plan));
     let resize = if plan.decoded == plan.target {
         decoded
     } else {
@@ -33,11 +34,31 @@ pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
         // height, and a premultiplied copy of the source when alpha is used.
         let intermediate = plan.target.0 as u64 * plan.decoded.1 as u64 * decoded_ch;
         let premultiplied = if info.has_alpha { decoded } else { 0 };
-        decoded + target + intermediate + premultiplied
+        decoded + target + intermediate + premultiplied + resize_lines
     };
     // Orientation and alpha flattening each make one copy of the target.
     let encode = 2 * target + plan.encoder_bytes;
     MemoryEstimate { decode, resize, encode, calibrated: None }
+}
+
+/// Bytes per source column a PNG decoder holds in row buffers: the raw
+/// current and previous rows (up to 8 B/px at 16-bit RGBA), the expanded
+/// row, and an interlaced image's line buffer.
+const PNG_ROW_BYTES_PER_COLUMN: u64 = 32;
+/// Bytes per source row and column of the Lanczos3 resampler's filter
+/// coefficients: a window of at most 6·(source/target) + 2 taps per output
+/// pixel, so at most 8 taps per source line, each an f64 and a normalised
+/// 32-bit copy.
+const RESIZE_BYTES_PER_LINE: u64 = 8 * 12;
+
+/// Memory proportional to an image's sides rather than its area: (decode,
+/// resize). A photo's is under a megabyte, lost in the calibration's
+/// intercepts; a 16777216x2 PNG's row is 50 MB, and a 64001x1 GIF's filter
+/// coefficients 4 MB. Both models add it (the fuzzer found both).
+pub fn side_bytes(info: &ImageInfo, plan: &Plan) -> (u64, u64) {
+    let decode = if info.format == InputFormat::Png { plan.decoded.0 as u64 * PNG_ROW_BYTES_PER_COLUMN } else { 0 };
+    let resize = if plan.decoded == plan.target { 0 } else { (plan.decoded.0 as u64 + plan.decoded.1 as u64) * RESIZE_BYTES_PER_LINE };
+    (decode, resize)
 }
 
 /// What a decoder may hold that no calibration input made it hold (the
@@ -64,7 +85,8 @@ fn decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
     match info.format {
         InputFormat::Jpeg => jpeg_decoder_bytes(info, scale),
         // Expanded output before our RGB(A) widening, plus row buffers.
-        InputFormat::Png => pixels * 4 + info.width as u64 * 16,
+        // (Its row buffers are in `side_bytes`.)
+        InputFormat::Png => pixels * 4,
         // Full-screen canvas plus the first frame's RGBA buffer.
         InputFormat::Gif => pixels * 4,
         // Lossy: YUV planes; lossless: an RGBA scratch (image-webp decodes
