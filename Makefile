@@ -14,7 +14,7 @@ up:
 
 # Everything: unit tests, the core's corpus and memory tests, the store's
 # tests, and the end-to-end tests against real `spin up` + kiln-store; then
-# the short fuzzing pass (8 s per target, fuzz/README.md).
+# the deterministic fuzzing pass (fixed seed and runs, fuzz/README.md).
 test: build
 	cargo test --locked
 	scripts/fuzz.sh --ci

@@ -6,7 +6,11 @@
 #   scripts/fuzz.sh [--seconds N] [--ci] [target...]
 #
 #   --seconds N   seconds per target (default 60; `make fuzz`: $FUZZ_SECONDS, 300)
-#   --ci          the short pass `make test` runs: 8 s per target
+#   --ci          the pass `make test` runs: each target from its seeds
+#                 alone (fuzz/corpus-ci/, remade each time), with a fixed
+#                 seed and a fixed number of runs (a few seconds each), so
+#                 it explores the same inputs on every machine: a CI failure
+#                 is reproducible, and a pass does not depend on luck
 #   --install-only  install the toolchain and cargo-fuzz, then stop
 #   target...     a subset of: sniff_probe decode decode_many estimate
 #                 tus_headers events keys (default: all)
@@ -44,7 +48,7 @@ targets=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds="$2"; shift 2 ;;
-    --ci) seconds=8; ci=1; shift ;;
+    --ci) ci=1; shift ;;
     --install-only) install_only=1; shift ;;
     -h|--help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     -*) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
@@ -78,7 +82,9 @@ ensure_cargo_fuzz() {
 # shared corpus (whole or a 64 KiB prefix) and the generated tiny images.
 # Only adds what is missing, so what libFuzzer found is kept between runs.
 prepare_corpus() {
-  local target="$1" dir="$fuzz/corpus/$1"
+  local target="$1" dir
+  dir="$(corpus_dir "$target")"
+  if [ "$ci" = 1 ]; then rm -rf "$dir"; fi
   mkdir -p "$dir"
   if [ -d "$fuzz/seeds/$target" ]; then cp -n "$fuzz/seeds/$target"/* "$dir"/ 2>/dev/null || true; fi
   [[ "$IMAGE_TARGETS" == *" $target "* ]] || return 0
@@ -95,6 +101,26 @@ prepare_corpus() {
     [ "$(stat -c %s "$f")" -gt 65536 ] || add_image_seed "$dir" "hostile-$(basename "$f")" "$f"
   done
   if command -v python3 >/dev/null; then python3 "$fuzz/make_seeds.py" "$dir"; fi
+}
+
+# The working corpus of target $1: the CI pass starts from the seeds alone.
+corpus_dir() {
+  if [ "$ci" = 1 ]; then echo "$fuzz/corpus-ci/$1"; else echo "$fuzz/corpus/$1"; fi
+}
+
+# The CI pass's runs per target: 4-10 s each on a 2-core machine of 2026
+# (from the seeds alone the image targets run 300-450 inputs a second; a
+# grown corpus of small inputs, 10,000 and more).
+ci_runs() {
+  case "$1" in
+    sniff_probe) echo 3000000 ;;
+    decode) echo 8000 ;;
+    decode_many) echo 9000 ;;
+    estimate) echo 3500 ;;
+    tus_headers) echo 800000 ;;
+    events) echo 600000 ;;
+    keys) echo 120000 ;;
+  esac
 }
 
 # Copies image file $3 as seed $2 into $1: whole up to 64 KiB, else (not
@@ -118,9 +144,15 @@ add_image_seed() {
 fuzzer_flags() {
   local target="$1" max_len=4096
   [[ "$IMAGE_TARGETS" == *" $target "* ]] && max_len=65536
-  echo "-max_total_time=$seconds -max_len=$max_len -timeout=10 -rss_limit_mb=512 -malloc_limit_mb=128" \
-    "-entropic_scale_per_exec_time=1" \
-    "-print_final_stats=1 ${FUZZ_ARGS:-}"
+  echo "-max_len=$max_len -timeout=10 -rss_limit_mb=512 -malloc_limit_mb=128 -print_final_stats=1"
+  if [ "$ci" = 1 ]; then
+    # Deterministic: a fixed seed and number of runs, no time-based
+    # scheduling; the time limit is only a backstop for a very slow machine.
+    echo "-seed=${FUZZ_SEED:-1} -runs=$(ci_runs "$target") -max_total_time=120"
+  else
+    echo "-max_total_time=$seconds -entropic_scale_per_exec_time=1"
+  fi
+  echo "${FUZZ_ARGS:-}"
 }
 
 # Runs one target; on a finding prints the saved inputs and returns 1.
@@ -128,9 +160,13 @@ run_target() {
   local target="$1" logfile="$fuzz/logs/$1.log" marker
   mkdir -p "$fuzz/artifacts/$target" "$fuzz/logs"
   marker="$(mktemp)"
-  log "fuzzing $target for ${seconds}s (log: ${logfile#"$root"/})"
+  if [ "$ci" = 1 ]; then
+    log "fuzzing $target: $(ci_runs "$target") runs, seed ${FUZZ_SEED:-1} (log: ${logfile#"$root"/})"
+  else
+    log "fuzzing $target for ${seconds}s (log: ${logfile#"$root"/})"
+  fi
   # shellcheck disable=SC2046 # the flags are split on purpose
-  if RUST_BACKTRACE=1 cargo "+$toolchain" fuzz run --sanitizer "$sanitizer" --release "$target" "$fuzz/corpus/$target" \
+  if RUST_BACKTRACE=1 cargo "+$toolchain" fuzz run --sanitizer "$sanitizer" --release "$target" "$(corpus_dir "$target")" \
       -- $(fuzzer_flags "$target") >"$logfile" 2>&1; then
     grep -E '^stat::number_of_executed_units|^Done [0-9]+ runs' "$logfile" | tail -1 | sed "s/^/    $target: /" >&2 || true
     rm -f "$marker"

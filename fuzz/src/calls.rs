@@ -65,10 +65,17 @@ pub fn estimate_case(len: usize) -> (Box<dyn Encoder>, u32) {
 /// `estimate`: if `plan` accepts `data`, converts it and panics when the
 /// measured peak of live heap bytes (input included) is over the estimate
 /// the limits were checked against. Needs `kiln_core::alloc_counter::Counting`
-/// as the global allocator. Natively jpeg-decoder (the shrink-on-load JPEG
-/// decoder) runs a thread per component for outputs over 128 px wide (in
-/// wasm it does not), so a peak varies a little from run to run: a peak
-/// over the estimate is measured twice more and the smallest counts.
+/// as the global allocator.
+///
+/// Natively, jpeg-decoder (the shrink-on-load JPEG decoder) hands each
+/// component's coefficient rows to a thread of its own through an unbounded
+/// channel, for outputs over 128x128; in wasm, where the estimate is
+/// calibrated and enforced, it decodes in place. Rows waiting in that
+/// channel (at most the whole image's coefficients, 2 bytes per sample) are
+/// memory only the native build holds, and how many wait depends on the
+/// scheduler: for such decodes the check allows that much on top of the
+/// estimate, and a peak over it is measured twice more, the smallest
+/// counting. (The `decode` targets still hold them to the 120 MiB budget.)
 pub fn estimate(data: &[u8]) {
     let (encoder, side) = estimate_case(data.len());
     let options = ConvertOptions { max_long_side: side, limits: limits() };
@@ -77,15 +84,16 @@ pub fn estimate(data: &[u8]) {
         let input = data.to_vec();
         peak_of(input.len(), || convert(input, &options, encoder.as_ref()).map(|out| out.bytes.len()))
     };
+    let allowed = estimate.peak() + native_jpeg_queue(&info, plan.jpeg_scale, plan.decoded);
     let (result, first) = measure();
-    if first <= estimate.peak() {
+    if first <= allowed {
         return;
     }
     let peaks = [first, measure().1, measure().1];
     let peak = *peaks.iter().min().expect("three peaks");
     assert!(
-        peak <= estimate.peak(),
-        "{}x{} {:?} -> {} at {side} (scale 1/{}): measured peak {peak} bytes (of {peaks:?}) > estimate {} bytes ({estimate:?}; result {:?})",
+        peak <= allowed,
+        "{}x{} {:?} -> {} at {side} (scale 1/{}): measured peak {peak} bytes (of {peaks:?}) > estimate {} bytes ({estimate:?}; allowed {allowed}; result {:?})",
         info.width,
         info.height,
         info.format,
@@ -94,4 +102,13 @@ pub fn estimate(data: &[u8]) {
         estimate.peak(),
         result.map_err(|e| e.to_string()),
     );
+}
+
+/// What natively only jpeg-decoder's threaded worker may queue (see
+/// [`estimate`]): the image's coefficients, 2 bytes per sample, when it
+/// decodes a JPEG at a reduced scale to more than 128x128 pixels.
+fn native_jpeg_queue(info: &kiln_core::probe::ImageInfo, scale: u32, decoded: (u32, u32)) -> u64 {
+    // (jpeg-decoder 0.3.2 compares width x width, not width x height.)
+    let threaded = info.format == InputFormat::Jpeg && scale > 1 && decoded.0 as u64 * decoded.0 as u64 > 128 * 128;
+    if threaded { kiln_core::estimate::phases::jpeg_samples(info).2 * 2 } else { 0 }
 }
