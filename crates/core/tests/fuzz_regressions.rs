@@ -90,6 +90,10 @@ regressions! {
     /// which the wasm build (calibrated, enforced) does not have. The check
     /// now allows natively what that queue may hold (`calls::estimate`).
     estimate_jpeg_2560x1600_prefix_native_worker => "estimate-jpeg-2560x1600-prefix-native-worker",
+    /// A 637-byte lossy WebP stating 2305x3664 whose partition claims
+    /// 16 MB: output, YUV planes and the claimed partition held 53.2 MB
+    /// against an estimate of 49.3 MB; the lossy floor lacked the planes.
+    estimate_webp_lossy_2305x3664_partition_and_planes => "estimate-webp-lossy-2305x3664-partition-and-planes",
 }
 
 #[test]

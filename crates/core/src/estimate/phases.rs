@@ -66,7 +66,8 @@ pub fn side_bytes(info: &ImageInfo, plan: &Plan) -> (u64, u64) {
 /// know it: a floor under the decode phase and the calibrated peak, without
 /// [`BASE_BYTES`]. Lossless WebP: the whole phase model's decode phase (an
 /// RGBA scratch buffer besides an RGB output, transform buffers); lossy
-/// WebP: the output and the largest partition a header can claim.
+/// WebP: the output, the YUV planes and the largest partition a header
+/// can claim.
 pub fn uncalibrated_decode(info: &ImageInfo, plan: &Plan) -> u64 {
     if info.format != InputFormat::Webp {
         return 0;
@@ -75,7 +76,9 @@ pub fn uncalibrated_decode(info: &ImageInfo, plan: &Plan) -> u64 {
     if info.webp_lossless {
         plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded
     } else {
-        plan.input_bytes + decoded + VP8_MAX_PARTITION_BYTES
+        // Y, U and V planes (1.5 B/px) are alive beside it.
+        let yuv = info.pixels() * 3 / 2;
+        plan.input_bytes + decoded + yuv + VP8_MAX_PARTITION_BYTES
     }
 }
 
