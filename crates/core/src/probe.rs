@@ -243,15 +243,19 @@ fn probe_webp(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
     Ok(info)
 }
 
-/// Whether the RIFF chunks in `chunks` (or, one level down, in an
-/// animation frame's `ANMF` chunk) hold a lossless `VP8L` bitstream.
+/// Whether the first image bitstream in the RIFF chunks `chunks` (or, one
+/// level down, in the first animation frame's `ANMF` chunk), the one the
+/// decoder reads, is lossless (`VP8L`) rather than lossy (`VP8 `).
 fn has_vp8l_chunk(mut chunks: &[u8], depth: u32) -> bool {
     while let (Some(fourcc), Some(size)) = (chunks.get(..4), chunks.get(4..8)) {
         let size = u32::from_le_bytes(size.try_into().expect("4 bytes")) as usize;
         let data = chunks.get(8..).unwrap_or_default();
         let data = &data[..size.min(data.len())];
-        if fourcc == b"VP8L" || (fourcc == b"ANMF" && depth == 0 && has_vp8l_chunk(data.get(16..).unwrap_or_default(), 1)) {
-            return true;
+        match fourcc {
+            b"VP8L" => return true,
+            b"VP8 " => return false,
+            b"ANMF" if depth == 0 => return has_vp8l_chunk(data.get(16..).unwrap_or_default(), 1),
+            _ => {}
         }
         chunks = chunks.get(8usize.saturating_add(size).saturating_add(size & 1)..).unwrap_or_default();
     }
@@ -329,6 +333,8 @@ mod tests {
         let frame = [&[0u8; 16][..], &chunk(b"VP8L", b"x")].concat();
         assert!(has_vp8l_chunk(&[chunk(b"VP8X", &[0; 10]), chunk(b"ANMF", &frame)].concat(), 0));
         assert!(!has_vp8l_chunk(&chunk(b"VP8X", &[0; 3])[..9], 0));
+        // Only the first bitstream counts: the decoder reads that one.
+        assert!(!has_vp8l_chunk(&[chunk(b"VP8 ", b"abc"), chunk(b"VP8L", b"x")].concat(), 0));
     }
 
     #[test]

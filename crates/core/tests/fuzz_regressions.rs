@@ -94,6 +94,11 @@ regressions! {
     /// 16 MB: output, YUV planes and the claimed partition held 53.2 MB
     /// against an estimate of 49.3 MB; the lossy floor lacked the planes.
     estimate_webp_lossy_2305x3664_partition_and_planes => "estimate-webp-lossy-2305x3664-partition-and-planes",
+    /// A lossy 32x24 WebP claiming a 16 MB partition, followed by a chunk
+    /// named VP8L: the probe called it lossless and gave it the lossless
+    /// floor, which has no partition. Only the first bitstream (the one
+    /// the decoder reads) decides now.
+    estimate_webp_lossy_then_vp8l_chunk => "estimate-webp-lossy-then-vp8l-chunk",
 }
 
 #[test]
