@@ -99,6 +99,12 @@ regressions! {
     /// floor, which has no partition. Only the first bitstream (the one
     /// the decoder reads) decides now.
     estimate_webp_lossy_then_vp8l_chunk => "estimate-webp-lossy-then-vp8l-chunk",
+    /// A 1833-byte baseline JPEG (6176x1, 4 components, one scan per
+    /// component) with a DNL marker redefining its height: zune-jpeg
+    /// 0.5.15 panicked in its IDCT writing past its output
+    /// (`Option::unwrap()` on `None`). A DNL (allowed only with a height of
+    /// 0, which the probe refuses) or a second frame header is now refused: 422.
+    decode_jpeg_dnl_marker => "decode-jpeg-dnl-marker",
 }
 
 #[test]

@@ -12,6 +12,7 @@ use zune_core::options::DecoderOptions;
 
 pub(super) fn decode(bytes: &[u8], info: &ImageInfo, scale: u32) -> Result<Image, KilnError> {
     ensure_complete(bytes)?;
+    ensure_frame_markers(bytes)?;
     if scale <= 1 { decode_full(bytes, info) } else { decode_scaled(bytes, info, scale) }
 }
 
@@ -27,6 +28,44 @@ fn ensure_complete(bytes: &[u8]) -> Result<(), KilnError> {
     } else {
         Err(KilnError::Corrupt("JPEG is truncated: no end-of-image marker after the scan data".into()))
     }
+}
+
+/// The decoders must decode the frame the probe read, at the size it read:
+/// a JPEG holds one frame header (SOF0-SOF15 but DHT, JPG and DAC), and a
+/// DNL marker, which redefines the height, is only allowed when the frame
+/// header's height is 0, which the probe refuses. A DNL in a 6176x1 frame
+/// made zune-jpeg 0.5.15 write past its output and panic (a fuzz finding).
+/// Entropy-coded data is skipped (0xFF there is followed by 0x00 or a
+/// restart marker), so only marker segments are counted.
+fn ensure_frame_markers(bytes: &[u8]) -> Result<(), KilnError> {
+    let is_sof = |m: u8| (0xC0..=0xCF).contains(&m) && !matches!(m, 0xC4 | 0xC8 | 0xCC);
+    let (mut pos, mut frames) = (2usize, 0u32);
+    while pos + 1 < bytes.len() {
+        if bytes[pos] != 0xFF {
+            pos += 1; // entropy-coded data
+            continue;
+        }
+        let marker = bytes[pos + 1];
+        if marker == 0x00 || marker == 0xFF || (0xD0..=0xD7).contains(&marker) {
+            pos += if marker == 0xFF { 1 } else { 2 };
+            continue;
+        }
+        if marker == 0xD9 {
+            break;
+        }
+        if marker == 0xDC {
+            return Err(corrupt("a DNL marker: kiln reads the height from the frame header"));
+        }
+        if is_sof(marker) {
+            frames += 1;
+            if frames > 1 {
+                return Err(corrupt("more than one frame header (SOF)"));
+            }
+        }
+        let len = bytes.get(pos + 2..pos + 4).map_or(0, |l| u16::from_be_bytes([l[0], l[1]]) as usize);
+        pos += 2 + len;
+    }
+    Ok(())
 }
 
 fn corrupt(e: impl std::fmt::Display) -> KilnError {
@@ -70,4 +109,30 @@ fn decode_scaled(bytes: &[u8], info: &ImageInfo, scale: u32) -> Result<Image, Ki
         return Err(corrupt(format!("decoder returned {} bytes for {w}x{h}", pixels.len())));
     }
     Ok(Image::new(w, h, PixelLayout::Rgb8, pixels))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn segment(marker: u8, body: &[u8]) -> Vec<u8> {
+        [&[0xFF, marker][..], &((body.len() + 2) as u16).to_be_bytes(), body].concat()
+    }
+
+    #[test]
+    fn a_second_frame_header_or_a_dnl_is_refused_but_scan_data_is_not_read_as_markers() {
+        let sof = segment(0xC0, &[8, 0, 8, 0, 8, 1, 1, 0x11, 0]);
+        let sos = segment(0xDA, &[1, 1, 0, 0, 63, 0]);
+        // Scan data holding a stuffed 0xFF 0x00 and a restart marker, then EOI.
+        let scan = [0x12, 0xFF, 0x00, 0xC0, 0xFF, 0xD0, 0x34, 0xFF, 0xD9];
+        let one = [&[0xFF, 0xD8][..], &sof, &sos, &scan].concat();
+        assert!(ensure_frame_markers(&one).is_ok());
+        let two = [&[0xFF, 0xD8][..], &sof, &segment(0xC2, &[8, 0, 8, 0, 8, 1, 1, 0x11, 0]), &sos, &scan].concat();
+        assert!(ensure_frame_markers(&two).is_err());
+        let dnl = [&[0xFF, 0xD8][..], &sof, &sos, &scan[..6], &segment(0xDC, &[0, 8]), &scan[6..]].concat();
+        assert!(ensure_frame_markers(&dnl).is_err());
+        // DHT (0xC4) is not a frame header.
+        let dht = [&[0xFF, 0xD8][..], &sof, &segment(0xC4, &[0; 17]), &sos, &scan].concat();
+        assert!(ensure_frame_markers(&dht).is_ok());
+    }
 }
