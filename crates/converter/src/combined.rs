@@ -23,17 +23,7 @@ use std::time::{Duration, Instant};
 /// Handles one request for every converter in `formats`, answering a JSON
 /// error even on a panic or running out of memory.
 pub async fn serve(req: IncomingRequest, out: ResponseOutparam, formats: &[Converter]) {
-    kiln_spin::last_words::serve(out, async {
-        let started = Instant::now();
-        match handle(req, formats, started).await {
-            Ok(response) => response,
-            Err(e) => {
-                eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
-                e.into_response()
-            }
-        }
-    })
-    .await
+    kiln_spin::last_words::serve(out, async { crate::handler::answer(handle(req, formats, Instant::now()).await) }).await
 }
 
 async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant) -> Result<Response, ApiError> {

@@ -30,17 +30,15 @@ pub struct Converter {
 /// Handles one request; every failure becomes a JSON error response, even
 /// a panic or running out of memory ([`last_words`]).
 pub async fn serve(req: IncomingRequest, out: ResponseOutparam, converter: &Converter) {
-    last_words::serve(out, async {
-        let started = Instant::now();
-        match handle(req, converter, started).await {
-            Ok(response) => response,
-            Err(e) => {
-                eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
-                e.into_response()
-            }
-        }
+    last_words::serve(out, async { answer(handle(req, converter, Instant::now()).await) }).await
+}
+
+/// The response for a handler's result: an error is logged and answered as JSON.
+pub(crate) fn answer(result: Result<Response, ApiError>) -> Response {
+    result.unwrap_or_else(|e| {
+        eprintln!("kiln: {} {}: {}", e.status, e.code, e.detail);
+        e.into_response()
     })
-    .await
 }
 
 /// Storage mode's body: `{"key": "originals/..."}` (the combined converter

@@ -7,6 +7,9 @@
 //! folder in step. An input whose bug is not fixed yet carries
 //! `#[ignore = "fails until <what> is fixed"]`.
 
+#[path = "../../../fuzz/src/regressions.rs"]
+#[macro_use]
+mod regressions;
 #[path = "../../../fuzz/src/checks/events.rs"]
 mod events;
 #[path = "../../../fuzz/src/checks/keys.rs"]
@@ -31,32 +34,8 @@ fn run(name: &str) {
     }
 }
 
-/// One test per committed input: `test_name => "file name"`, attributes
-/// (a doc comment saying what the input is, `#[ignore = ...]`) before it.
-macro_rules! regressions {
-    ($($(#[$attr:meta])* $test:ident => $file:literal,)*) => {
-        $(
-            $(#[$attr])*
-            #[test]
-            fn $test() {
-                run($file);
-            }
-        )*
-        const FILES: &[&str] = &[$($file),*];
-    };
-}
-
 regressions! {
     /// A valid source key of 1024 bytes (S3's maximum): its variant keys
     /// were 1033 bytes, which S3 refuses. Source keys are now at most 960.
     source_key_of_1024_bytes => "keys-source-key-of-1024-bytes",
-}
-
-#[test]
-fn every_input_has_a_test() {
-    let Ok(dir) = std::fs::read_dir(folder()) else { return };
-    for entry in dir {
-        let name = entry.unwrap().file_name().into_string().unwrap();
-        assert!(FILES.contains(&name.as_str()), "tests/fuzz-regressions/{name} has no test in fuzz_regressions.rs");
-    }
 }
