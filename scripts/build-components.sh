@@ -17,6 +17,10 @@ export CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19
 export CFLAGS_wasm32_wasip2="--target=wasm32-wasip2 --sysroot=$sysroot -msimd128"
 export WASI_SYSROOT="$sysroot"
 
+# libaom (AVIF) is C built with cmake: libaom-sys links our wasm build of it.
+aom="$(scripts/build-libaom-wasm.sh "$sysroot")"
+export LIB_AOM_STATIC_LIB_PATH="$aom/lib" LIB_AOM_INCLUDE_PATH="$aom/include" LIB_AOM_PKG_CONFIG_PATH="$aom/lib/pkgconfig"
+
 components=("$@")
 [ ${#components[@]} -gt 0 ] || components=(webp avif jpeg all thumbnail manifest)
 for c in "${components[@]}"; do

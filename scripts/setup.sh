@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what kiln's build and tests need, if missing: the wasm32-wasip2
 # Rust target, Debian's clang-19 + wasi-libc for libwebp's C code, and
+# cmake + nasm for libaom (the AVIF encoder: wasm and native builds), and
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
 # and tus-js-client (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end test with an unmodified tus client.
@@ -20,7 +21,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm)
 if [ "${1:-}" = "--study" ]; then
   packages+=(libvips-tools webp libjpeg-turbo-progs time)
 fi

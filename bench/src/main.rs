@@ -4,18 +4,22 @@
 //! process, `--runs` times each, side by side; prints medians, min–max,
 //! the wasm/native ratio per stage and the output sizes as Markdown.
 //!
+//! `kiln-bench --headline`: one upload against the native libvips chain,
+//! and each format against vips and its reference encoder (headline.rs).
+//!
 //! `kiln-bench --fanout`: the upload path instead — `POST /v1/images`
 //! latency for each fan-out width (converters in flight at once) and Spin
 //! host thread count (`TOKIO_WORKER_THREADS`), and meanwhile the latency of
 //! a tiny request to the same app, to show queueing behind CPU-bound work.
 
 use clap::Parser;
-use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::{convert, ConvertOptions, Limits};
 use kiln_e2e::{corpus, Stack};
 use std::path::PathBuf;
 
 mod fanout;
+mod headline;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -29,6 +33,10 @@ struct Args {
     /// Measure fan-out width x host threads on the upload path instead.
     #[arg(long)]
     fanout: bool,
+    /// One upload's four variants against the native libvips chain, then
+    /// each format against vips and its reference encoder, instead.
+    #[arg(long)]
+    headline: bool,
 }
 
 const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
@@ -37,7 +45,7 @@ const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
 fn components() -> Vec<(&'static str, &'static str, u32, Box<dyn Encoder>)> {
     vec![
         ("webp", "/v1/convert/webp", 2048, Box::new(WebpEncoder::new(80.0).unwrap())),
-        ("avif", "/v1/convert/avif", 2048, Box::new(AvifEncoder::new(60.0, 10).unwrap())),
+        ("avif", "/v1/convert/avif", 2048, Box::new(AvifEncoder::new(60.0, 9, Chroma::Yuv420).unwrap())),
         ("jpeg", "/v1/convert/jpeg", 2048, Box::new(JpegEncoder::new(82.0).unwrap())),
         ("thumbnail", "/v1/thumbnail", 256, Box::new(PngEncoder)),
     ]
@@ -72,6 +80,10 @@ fn spin_sample(stack: &Stack, route: &str, input: &[u8]) -> (Sample, f64, usize)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
+    median_of(&mut v)
+}
+
+fn median_of(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
     let n = v.len();
     if n % 2 == 1 { v[n / 2] } else { (v[n / 2 - 1] + v[n / 2]) / 2.0 }
@@ -88,6 +100,9 @@ fn main() {
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     if args.fanout {
         return fanout::run(&input, &path, args.runs);
+    }
+    if args.headline {
+        return headline::run(&input, &path, args.runs);
     }
     eprintln!("starting kiln-store and spin up ...");
     let stack = Stack::start("bench");

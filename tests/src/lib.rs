@@ -155,6 +155,11 @@ impl Stack {
         self.spin.as_ref().map(|g| g.pid())
     }
 
+    /// The process id of kiln-store (it leads its own process group).
+    pub fn store_pid(&self) -> u32 {
+        self._store.pid()
+    }
+
     /// SIGKILLs `spin up` and everything it started (no graceful anything).
     pub fn kill_spin(&mut self) {
         drop(self.spin.take());

@@ -6,7 +6,7 @@ use kiln_core::alloc_counter::peak_of;
 use super::inputs::Input;
 use super::table::{Row, HEAP, LINEAR};
 use anyhow::{bail, Context, Result};
-use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::estimate::features;
 use kiln_core::pipeline::plan;
 use kiln_core::{convert, ConvertOptions, Limits};
@@ -22,7 +22,7 @@ pub struct Output {
 pub fn outputs() -> Result<Vec<Output>> {
     Ok(vec![
         Output { route: "/v1/convert/webp", max_long_side: 2048, encoder: Box::new(WebpEncoder::new(80.0)?) },
-        Output { route: "/v1/convert/avif", max_long_side: 2048, encoder: Box::new(AvifEncoder::new(60.0, 10)?) },
+        Output { route: "/v1/convert/avif", max_long_side: 2048, encoder: Box::new(AvifEncoder::new(60.0, 9, Chroma::Yuv420)?) },
         Output { route: "/v1/convert/jpeg", max_long_side: 2048, encoder: Box::new(JpegEncoder::new(82.0)?) },
         Output { route: "/v1/thumbnail", max_long_side: 256, encoder: Box::new(PngEncoder) },
     ])

@@ -47,6 +47,12 @@ pub fn since(start: Mark, pgrp: u32, wall: Duration, cores: u32) -> Cpu {
     }
 }
 
+/// CPU seconds (user + system, all threads) used so far by the members of
+/// process group `pgrp`.
+pub fn group_seconds(pgrp: u32) -> f64 {
+    group_ticks(pgrp) as f64 / TICKS_PER_S
+}
+
 /// (busy, steal) ticks of all CPUs from the `cpu` line of /proc/stat.
 fn machine_ticks() -> (u64, u64) {
     let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();

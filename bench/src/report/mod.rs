@@ -60,8 +60,8 @@ fn caveats() -> String {
   the split design's wall time approaches its slowest format; the billed time does not change. Spin does not \
   preempt a CPU-bound guest: `TOKIO_WORKER_THREADS` above the core count removes most of the queueing \
   (docs/benchmarks.md, fan-out study).\n\
-- `vips` writes AVIF through libheif + libaom (`effort=0`), not rav1e: its AVIF row compares encoders, not glue. \
-  `tools` uses `avifenc -c rav1e` at ravif's quantizer for the same quality, reading a PNG of the resized image; \
+- `vips` writes AVIF through libheif + libaom (`effort=0`), as kiln does (libaom, speed 9, 4:2:0) since issue 11. \
+  `tools` uses `avifenc -c aom` at kiln's quantizer for the same quality, reading a PNG of the resized image; \
   `cwebp` and `cjpeg` read a PPM. Their `encode` includes reading that file.\n\
 - The FaaS price is AWS Lambda arm64 as a proxy: hosted Spin publishes no price. Lambda bills a 128 MiB \
   function a fraction of a vCPU, so the same work would run longer there; the \"@ 1,769 MiB\" lines price the \

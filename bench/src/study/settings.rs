@@ -29,11 +29,11 @@ pub fn encoder(variant: &str) -> Box<dyn Encoder> {
     defaults().jobs().expect("default settings are valid").swap_remove(i).encoder
 }
 
-/// The quantizer on avifenc's 0..=63 scale that matches ravif's quality:
-/// ravif (0.11, `quality_to_quantizer`) maps quality q in 0.25..0.82 to
-/// (0.875 - q/2) on rav1e's 0..=255 scale; libavif scales 0..=63 to it.
+/// The quantizer on avifenc's 0..=63 scale for kiln's AVIF quality: the
+/// same mapping as libavif's (kiln's encoder is libaom too).
 pub fn avif_quantizer_63() -> u32 {
-    let q = defaults().avif_quality / 100.0;
-    assert!((0.25..0.82).contains(&q), "avif_quantizer_63 covers ravif's middle range only");
-    ((0.875 - q * 0.5) * 63.0).round() as u32
+    let s = defaults();
+    kiln_core::encode::avif::AvifEncoder::new(s.avif_quality, s.avif_speed, kiln_core::encode::avif::Chroma::Yuv420)
+        .expect("default AVIF settings are valid")
+        .quantizer()
 }

@@ -2,9 +2,9 @@
 //! single-threaded like a Spin instance (`VIPS_CONCURRENCY=1`, `avifenc -j 1`):
 //! - path `vips`: `vips thumbnail` straight to each format (decode with
 //!   shrink-on-load, resize, encode in one command; libvips' AVIF goes
-//!   through libheif + libaom, not rav1e);
+//!   through libheif + libaom, like kiln's);
 //! - path `tools`: `vips thumbnail` to an uncompressed PPM (stage
-//!   `decode_resize`), then `cwebp`, `avifenc -c rav1e` and `cjpeg` encode
+//!   `decode_resize`), then `cwebp`, `avifenc -c aom` and `cjpeg` encode
 //!   it (stage `encode`, including reading the PPM/PNG), and
 //!   `vipsthumbnail` makes the thumbnail.
 
@@ -32,7 +32,7 @@ pub fn vips_variant(input: &Path, variant: &str, dir: &Path) -> Result<(Finished
     let s = defaults();
     let target = match variant {
         "webp" => format!("{file}.webp[Q={},strip]", s.webp_quality),
-        "avif" => format!("{file}.avif[Q={},effort=0,subsample_mode=off,strip]", s.avif_quality),
+        "avif" => format!("{file}.avif[Q={},effort=0,strip]", s.avif_quality),
         "jpeg" => format!("{file}.jpg[Q={},interlace,optimize_coding,strip]", s.jpeg_quality),
         _ => format!("{file}.png[strip]"),
     };
@@ -65,7 +65,7 @@ pub fn encode(variant: &str, dir: &Path) -> Result<(Finished, u64)> {
         "avif" => {
             let q = settings::avif_quantizer_63().to_string();
             cmd = Command::new("avifenc");
-            cmd.args(["-c", "rav1e", "-s", &s.avif_speed.to_string(), "--min", &q, "--max", &q, "-y", "444", "-j", "1"])
+            cmd.args(["-c", "aom", "-s", &s.avif_speed.to_string(), "--min", &q, "--max", &q, "-y", "420", "-j", "1"])
                 .arg(dir.join("base.png"))
                 .arg(&out);
         }

@@ -25,11 +25,16 @@ pub const WEBP: Converter = Converter {
     build_encoder: |p| Ok(Box::new(kiln_core::encode::webp::WebpEncoder::new(quality(p, "webp_quality")?)?)),
 };
 
-/// AVIF (rav1e), quality from `avif_quality`, speed from `avif_speed`.
+/// AVIF (libaom), quality from `avif_quality`, speed from `avif_speed`,
+/// chroma subsampling from `avif_chroma`.
 #[cfg(feature = "avif")]
 pub const AVIF: Converter = Converter {
     max_side_variable: "avif_max_side",
-    build_encoder: |p| Ok(Box::new(kiln_core::encode::avif::AvifEncoder::new(quality(p, "avif_quality")?, var_num("avif_speed")?)?)),
+    build_encoder: |p| {
+        use kiln_core::encode::avif::{AvifEncoder, Chroma};
+        let chroma = Chroma::parse(&kiln_spin::config::var("avif_chroma")?)?;
+        Ok(Box::new(AvifEncoder::new(quality(p, "avif_quality")?, var_num("avif_speed")?, chroma)?))
+    },
 };
 
 /// Progressive 4:2:0 JPEG, quality from `jpeg_quality`.

@@ -5,7 +5,7 @@
 mod common;
 
 use common::read;
-use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::probe::probe;
 use kiln_core::{convert, ConvertOptions, InputFormat, KilnError, Limits};
 
@@ -29,7 +29,7 @@ fn options(max_long_side: u32) -> ConvertOptions {
 fn encoders() -> Vec<Box<dyn Encoder>> {
     vec![
         Box::new(WebpEncoder::new(80.0).unwrap()),
-        Box::new(AvifEncoder::new(60.0, 10).unwrap()),
+        Box::new(AvifEncoder::new(60.0, 9, Chroma::Yuv420).unwrap()),
         Box::new(JpegEncoder::new(82.0).unwrap()),
         Box::new(PngEncoder),
     ]
@@ -110,7 +110,7 @@ fn alpha_is_kept_where_the_format_has_it() {
     let webp = convert(input.clone(), &options(256), &WebpEncoder::new(80.0).unwrap()).unwrap();
     assert!(probe(&webp.bytes).unwrap().has_alpha, "WebP lost alpha");
     // AVIF stores alpha as an auxiliary image tagged with this URN.
-    let avif = convert(input, &options(256), &AvifEncoder::new(60.0, 10).unwrap()).unwrap();
+    let avif = convert(input, &options(256), &AvifEncoder::new(60.0, 9, Chroma::Yuv420).unwrap()).unwrap();
     let urn = b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha";
     assert!(avif.bytes.windows(urn.len()).any(|w| w == urn), "AVIF lost alpha");
 }

@@ -5,14 +5,14 @@
 mod common;
 
 use common::read;
-use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::probe::probe;
 use kiln_core::{convert, convert_many, ConvertOptions, KilnError, Limits, Output};
 
 fn encoders() -> Vec<(u32, Box<dyn Encoder>)> {
     vec![
         (2048, Box::new(WebpEncoder::new(80.0).unwrap())),
-        (2048, Box::new(AvifEncoder::new(60.0, 10).unwrap())),
+        (2048, Box::new(AvifEncoder::new(60.0, 9, Chroma::Yuv420).unwrap())),
         (2048, Box::new(JpegEncoder::new(82.0).unwrap())),
         (256, Box::new(PngEncoder)),
     ]

@@ -3,7 +3,7 @@
 //! (spin.toml): WebP q80, AVIF q60 speed 10, progressive JPEG q82, all at
 //! most 2048 px, and a 256 px PNG thumbnail.
 
-use kiln_core::encode::{avif::AvifEncoder, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
+use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::KilnError;
 use serde::{Deserialize, Serialize};
 
@@ -29,7 +29,7 @@ pub struct VariantSettings {
     pub webp_quality: f32,
     pub jpeg_quality: f32,
     pub avif_quality: f32,
-    /// rav1e speed preset, 1 (slow) ..= 10 (fast).
+    /// libaom cpu-used, 0 (slow) ..= 9 (fast).
     pub avif_speed: u8,
 }
 
@@ -42,7 +42,7 @@ impl Default for VariantSettings {
             webp_quality: 80.0,
             jpeg_quality: 82.0,
             avif_quality: 60.0,
-            avif_speed: 10,
+            avif_speed: 9,
         }
     }
 }
@@ -60,7 +60,7 @@ impl VariantSettings {
         let job = |encoder: Box<dyn Encoder + Send + Sync>, max_side| VariantJob { encoder, max_side };
         Ok(vec![
             job(Box::new(WebpEncoder::new(self.webp_quality)?), self.variant_max_side),
-            job(Box::new(AvifEncoder::new(self.avif_quality, self.avif_speed)?), self.avif_max_side),
+            job(Box::new(AvifEncoder::new(self.avif_quality, self.avif_speed, Chroma::Yuv420)?), self.avif_max_side),
             job(Box::new(JpegEncoder::new(self.jpeg_quality)?), self.variant_max_side),
             job(Box::new(PngEncoder), self.thumbnail_max_side),
         ])
