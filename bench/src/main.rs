@@ -7,6 +7,9 @@
 //! `kiln-bench --headline`: one upload against the native libvips chain,
 //! and each format against vips and its reference encoder (headline.rs).
 //!
+//! `kiln-bench --quality`: AVIF bytes at equal SSIMULACRA2 against avifenc
+//! (quality.rs).
+//!
 //! `kiln-bench --fanout`: the upload path instead — `POST /v1/images`
 //! latency for each fan-out width (converters in flight at once) and Spin
 //! host thread count (`TOKIO_WORKER_THREADS`), and meanwhile the latency of
@@ -20,6 +23,7 @@ use std::path::PathBuf;
 
 mod fanout;
 mod headline;
+mod quality;
 use std::time::Instant;
 
 #[derive(Parser)]
@@ -37,6 +41,9 @@ struct Args {
     /// each format against vips and its reference encoder, instead.
     #[arg(long)]
     headline: bool,
+    /// AVIF bytes at equal SSIMULACRA2, kiln vs avifenc (aom, rav1e), instead.
+    #[arg(long)]
+    quality: bool,
 }
 
 const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
@@ -100,6 +107,9 @@ fn main() {
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     if args.fanout {
         return fanout::run(&input, &path, args.runs);
+    }
+    if args.quality {
+        return quality::run_avif(&path, &std::env::temp_dir().join(format!("kiln-quality-{}", std::process::id())));
     }
     if args.headline {
         return headline::run(&input, &path, args.runs);

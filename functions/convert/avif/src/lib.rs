@@ -1,5 +1,6 @@
-//! kiln's AVIF converter: `POST /v1/convert/avif`. rav1e via ravif; speed
-//! from the `avif_speed` variable, quality from `?quality=` or `avif_quality`.
+//! kiln's AVIF converter: `POST /v1/convert/avif`. libaom (docs/avif.md);
+//! speed and chroma from `avif_speed` and `avif_chroma`, quality from
+//! `?quality=` or `avif_quality`.
 
 use kiln_converter::{formats::AVIF, serve};
 use spin_sdk::http::{IncomingRequest, ResponseOutparam};
