@@ -13,8 +13,18 @@ if [ ! -e "$sysroot/lib/wasm32-wasip2" ]; then
   ln -sfn /usr/include/wasm32-wasi "$sysroot/include/wasm32-wasip2"
   ln -sfn /usr/lib/wasm32-wasi "$sysroot/lib/wasm32-wasip2"
 fi
+# libwebp's SSE2 kernels, compiled to wasm SIMD through Emscripten's SSE2
+# headers (Debian's emscripten package; only emmintrin.h and xmmintrin.h
+# are put on the include path): libwebp selects them at run time through
+# its EMSCRIPTEN CPU-info branch (docs/benchmarks.md measures the gain).
+sse="$PWD/target/wasm-sse2-include"
+if [ ! -e "$sse/emmintrin.h" ]; then
+  mkdir -p "$sse"
+  ln -sfn /usr/share/emscripten/system/include/compat/emmintrin.h "$sse/emmintrin.h"
+  ln -sfn /usr/share/emscripten/system/include/compat/xmmintrin.h "$sse/xmmintrin.h"
+fi
 export CC_wasm32_wasip2=clang-19 AR_wasm32_wasip2=llvm-ar-19
-export CFLAGS_wasm32_wasip2="--target=wasm32-wasip2 --sysroot=$sysroot -msimd128"
+export CFLAGS_wasm32_wasip2="--target=wasm32-wasip2 --sysroot=$sysroot -msimd128 -DEMSCRIPTEN -D__SSE__ -D__SSE2__ -DWEBP_HAVE_SSE2 -isystem $sse"
 export WASI_SYSROOT="$sysroot"
 
 # libaom (AVIF) is C built with cmake: libaom-sys links our wasm build of it.

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs what kiln's build and tests need, if missing: the wasm32-wasip2
 # Rust target, Debian's clang-19 + wasi-libc for libwebp's C code, and
-# cmake + nasm for libaom (the AVIF encoder: wasm and native builds), and
+# cmake + nasm for libaom (the AVIF encoder: wasm and native builds),
+# emscripten only for its SSE2-on-wasm-SIMD headers (libwebp's SSE2 kernels
+# in wasm, scripts/build-components.sh), and
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
 # and tus-js-client (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end test with an unmodified tus client.
@@ -21,7 +23,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten)
 if [ "${1:-}" = "--study" ]; then
   packages+=(libvips-tools webp libjpeg-turbo-progs time)
 fi
