@@ -81,7 +81,7 @@ pub struct Args {
     pub jpeg_quality: f32,
     #[arg(long, env = "KILN_OFFLOAD_AVIF_QUALITY", default_value_t = 60.0)]
     pub avif_quality: f32,
-    #[arg(long, env = "KILN_OFFLOAD_AVIF_SPEED", default_value_t = 10)]
+    #[arg(long, env = "KILN_OFFLOAD_AVIF_SPEED", default_value_t = 9)]
     pub avif_speed: u8,
 }
 
