@@ -102,11 +102,12 @@ pub fn run_avif(photo: &Path, dir: &Path) {
         let encoder = AvifEncoder::new(q as f32, 9, Chroma::Yuv420).expect("settings");
         std::fs::write(out, encoder.encode(&image).expect("kiln AVIF")).expect("write");
     });
+    let base_path = base_png.as_path();
     let avifenc = |codec: &'static str, speed: &'static str| {
         move |q: u32, out: &Path| {
             // libavif's quality -> quantizer mapping, the one kiln uses.
             let quantizer = AvifEncoder::new(q as f32, 9, Chroma::Yuv420).expect("settings").quantizer().to_string();
-            let (png, out) = (base_png.to_str().expect("path"), out.to_str().expect("path"));
+            let (png, out) = (base_path.to_str().expect("path"), out.to_str().expect("path"));
             run("avifenc", &["-c", codec, "-s", speed, "--min", &quantizer, "--max", &quantizer, "-y", "420", "-j", "1", png, out]);
         }
     };

@@ -38,6 +38,10 @@ pub fn generate(results: &Path, prices: &Path, out_md: &Path, plots_dir: &Path) 
         md += &cost_section(&study, c, &prices, plots_dir, &link_base)?;
     }
     md += "## Conclusion\n\n";
+    let previous = results.with_file_name("study-previous.json");
+    if previous.exists() {
+        md += &changes(&Study::load(&previous)?, &study, &prices);
+    }
     for (input, c) in inputs.iter().zip(&costs) {
         md += &latency::conclusion(&study, input, &prices);
         md += "\n\n";
@@ -49,6 +53,38 @@ pub fn generate(results: &Path, prices: &Path, out_md: &Path, plots_dir: &Path) 
         std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     std::fs::write(out_md, md).with_context(|| format!("writing {}", out_md.display()))
+}
+
+/// How this run differs from the previous one kept beside it
+/// (`study-previous.json`, the results the last committed report was made
+/// from): per input, the one-shot upload, wasm against native and the
+/// tools, and the FaaS-vs-machine cost.
+fn changes(before: &Study, now: &Study, prices: &Prices) -> String {
+    let mut out = format!("**Since the previous run** ({}, kept in bench/results/study-previous.json), per input, before → now:\n\n", before.generated);
+    let oneshot = |s: &Study, input: &str| s.timing(input, "kiln-oneshot", "upload", "total").map(|t| t.median / 1000.0);
+    let sum = |s: &Study, input: &str, path: &str, formats: &[&str]| -> Option<f64> {
+        formats.iter().map(|v| s.timing(input, path, v, "total").map(|t| t.median)).sum()
+    };
+    let web = ["webp", "avif", "jpeg"];
+    for input in now.inputs_by_size() {
+        let Some(old_input) = before.inputs.iter().find(|i| i.name == input.name) else { continue };
+        let (Some(b), Some(n)) = (oneshot(before, &input.name), oneshot(now, &input.name)) else { continue };
+        out += &format!("- **{}**: one-shot upload {b:.2} s → {n:.2} s ({})", input.class, markdown::fmt_ratio(n / b));
+        let vs_tools = |s: &Study| Some(sum(s, &input.name, "kiln-direct", &web)? / sum(s, &input.name, "tools", &web)?);
+        if let (Some(b), Some(n)) = (vs_tools(before), vs_tools(now)) {
+            out += &format!("; WebP + AVIF + JPEG against libvips + cwebp/avifenc/cjpeg {} → {}", markdown::fmt_ratio(b), markdown::fmt_ratio(n));
+        }
+        let (cb, cn) = (economics::input_costs(before, old_input, prices), economics::input_costs(now, input, prices));
+        if let (Some((_, _, fb)), Some((_, _, fn_))) = (cb.faas_reference(), cn.faas_reference()) {
+            out += &format!("; FaaS {} → {} per 1,000 uploads", fmt_usd(fb.total() * 1000.0), fmt_usd(fn_.total() * 1000.0));
+            let cheapest_vm = |c: &economics::InputCosts, faas: f64| c.vm.iter().map(|r| r.cost.total() / faas).min_by(f64::total_cmp);
+            if let (Some(vb), Some(vn)) = (cheapest_vm(&cb, fb.total()), cheapest_vm(&cn, fn_.total())) {
+                out += &format!("; the cheapest VM per conversion {} → {} of FaaS", markdown::fmt_ratio(vb), markdown::fmt_ratio(vn));
+            }
+        }
+        out += ".\n";
+    }
+    out + "\n"
 }
 
 /// What the numbers do not say, in words (not figures).
