@@ -20,7 +20,7 @@ fn percentile(v: &mut [f64], p: f64) -> f64 {
 }
 
 pub fn run(input: &[u8], path: &std::path::Path, runs: usize) {
-    println!("## Fan-out: POST /v1/images of {} ({} bytes), {runs} runs per row\n", path.display(), input.len());
+    println!("## Fan-out: POST /v1/images of {} ({} bytes), {runs} runs per row\n", path.file_name().unwrap_or_default().to_string_lossy(), input.len());
     println!("| host threads | fan-out width | upload median ms (min–max) | tiny request p50 / p95 / max ms (n) |");
     println!("|---|---|---|---|");
     for threads in THREADS {

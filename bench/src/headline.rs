@@ -54,6 +54,9 @@ fn kiln_upload(stack: &Stack, input: &[u8]) -> Upload {
         .iter()
         .map(|v| (v["format"].as_str().unwrap_or("?").to_string(), v["ms"].as_f64().unwrap_or(f64::NAN), v["stages"].clone()))
         .collect();
+    for v in manifest["variants"].as_array().into_iter().flatten() {
+        eprintln!("upload: {} {} ms, stages {}", v["format"], v["ms"], v["stages"]);
+    }
     let original = manifest["original"]["key"].as_str().expect("original key").to_string();
     Upload { original, wall_s, cpu_s: cpu() - cpu_before, variant_ms }
 }
