@@ -59,6 +59,22 @@ pub fn fitted(w: u32, h: u32, max_side: u32) -> (u32, u32) {
 
 /// Decodes an AVIF with `avifdec` (dav1d) to PNG and returns its size.
 pub fn decode_avif(bytes: &[u8]) -> Result<(u32, u32), String> {
+    let (png, _) = avifdec(bytes)?;
+    verify(&png, "image/png")
+}
+
+/// Decodes an AVIF with `avifdec` to pixels (RGB, or RGBA when it has
+/// alpha) and returns them with what avifdec printed about the file
+/// (`Format : YUV420`, `Alpha : ...`, `Range : Full`, ...).
+pub fn decode_avif_pixels(bytes: &[u8]) -> Result<(kiln_core::image::Image, String), String> {
+    let (png, info) = avifdec(bytes)?;
+    let probed = probe(&png).map_err(|e| format!("avifdec's PNG does not parse: {e}"))?;
+    let image = kiln_core::decode::decode(&png, &probed, 1, u64::MAX).map_err(|e| format!("avifdec's PNG does not decode: {e}"))?;
+    Ok((image, info))
+}
+
+/// Runs avifdec on `bytes`: (the PNG it wrote, its stdout).
+fn avifdec(bytes: &[u8]) -> Result<(Vec<u8>, String), String> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static N: AtomicUsize = AtomicUsize::new(0);
     let base = std::env::temp_dir().join(format!("kiln-avif-{}-{}", std::process::id(), N.fetch_add(1, Ordering::SeqCst)));
@@ -75,5 +91,5 @@ pub fn decode_avif(bytes: &[u8]) -> Result<(u32, u32), String> {
     }
     let decoded = std::fs::read(&png).map_err(|e| e.to_string());
     let _ = std::fs::remove_file(&png);
-    verify(&decoded?, "image/png")
+    Ok((decoded?, String::from_utf8_lossy(&out.stdout).into_owned()))
 }

@@ -320,3 +320,69 @@ unsafe fn collect_packets(encoder: &mut AomEncoder, out: &mut Vec<u8>) {
 pub extern "C" fn kiln_aom_fatal(code: c_int) -> ! {
     panic!("libaom stopped on an internal error (aom_codec_err_t {code}): out of memory or an impossible setting")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quality_maps_to_libavifs_quantizer() {
+        let q = |quality| AvifEncoder::new(quality, 9, Chroma::Yuv420).unwrap().quantizer();
+        assert_eq!(q(60.0), 25);
+        assert_eq!(q(100.0), 0);
+        assert_eq!(q(1.0), 62);
+        assert!(q(80.0) < q(60.0));
+    }
+
+    #[test]
+    fn settings_are_checked() {
+        assert!(AvifEncoder::new(60.0, 10, Chroma::Yuv420).is_err());
+        assert!(AvifEncoder::new(0.0, 9, Chroma::Yuv420).is_err());
+        assert_eq!(Chroma::parse("444").unwrap(), Chroma::Yuv444);
+        assert_eq!(Chroma::parse("4:2:0").unwrap(), Chroma::Yuv420);
+        assert!(Chroma::parse("422").is_err());
+    }
+
+    /// A gradient with a translucent left half when `alpha`.
+    fn picture(width: u32, height: u32, alpha: bool) -> Image {
+        let layout = if alpha { PixelLayout::Rgba8 } else { PixelLayout::Rgb8 };
+        let mut pixels = Vec::new();
+        for y in 0..height {
+            for x in 0..width {
+                pixels.extend([(x * 255 / width) as u8, (y * 255 / height) as u8, 128]);
+                if alpha {
+                    pixels.push(if x < width / 2 { 64 } else { 255 });
+                }
+            }
+        }
+        Image::new(width, height, layout, pixels)
+    }
+
+    const ALPHA_URN: &[u8] = b"urn:mpeg:mpegB:cicp:systems:auxiliary:alpha";
+
+    fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+        haystack.windows(needle.len()).any(|w| w == needle)
+    }
+
+    #[test]
+    fn alpha_becomes_an_auxiliary_image_only_when_some_pixel_is_translucent() {
+        let encoder = AvifEncoder::new(60.0, 9, Chroma::Yuv420).unwrap();
+        let translucent = encoder.encode(&picture(67, 33, true)).unwrap();
+        assert_eq!(&translucent[4..12], b"ftypavif");
+        assert!(contains(&translucent, ALPHA_URN));
+        let mut opaque = picture(67, 33, true);
+        opaque.pixels.chunks_exact_mut(4).for_each(|p| p[3] = 255);
+        let opaque = encoder.encode(&opaque).unwrap();
+        assert!(!contains(&opaque, ALPHA_URN));
+        let rgb = encoder.encode(&picture(1, 1, false)).unwrap();
+        assert_eq!(&rgb[4..12], b"ftypavif");
+    }
+
+    #[test]
+    fn the_chroma_setting_changes_the_bitstream() {
+        let img = picture(128, 96, false);
+        let small = AvifEncoder::new(80.0, 9, Chroma::Yuv420).unwrap().encode(&img).unwrap();
+        let full = AvifEncoder::new(80.0, 9, Chroma::Yuv444).unwrap().encode(&img).unwrap();
+        assert_ne!(small, full);
+    }
+}
