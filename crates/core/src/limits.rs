@@ -2,8 +2,10 @@
 //! checked before the expensive work it guards: bytes before parsing, pixels
 //! and the memory estimate before decoding.
 
-/// Default cap on decoded source pixels: 50 MP, imgproxy's default.
-pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+/// Default cap on decoded source pixels: 100 MP (imgproxy: 50 MP). A baseline
+/// JPEG this large converts within 128 MiB by shrink-on-load; a PNG or a
+/// progressive JPEG this large is refused by the memory estimate (413).
+pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 /// Default cap on input bytes a function accepts (storage mode may exceed
 /// the 10 MiB request limit of hosted Spin; direct mode cannot).
 pub const DEFAULT_MAX_INPUT_BYTES: u64 = 40 * 1024 * 1024;

@@ -88,12 +88,12 @@ pub fn cases() -> Vec<Case> {
 
 fn bombs() -> Vec<Case> {
     let tiny: Vec<Vec<u8>> = (0..4096).map(|_| one_pixel_frame(0, 0, 1, 1)).collect();
-    let big: Vec<_> = (0..50).map(|i| (0, 0, 1024, 1024, vec![(i % 16) as u8; 1024 * 1024])).collect();
+    let big: Vec<_> = (0..100).map(|i| (0, 0, 1024, 1024, vec![(i % 16) as u8; 1024 * 1024])).collect();
     vec![
         case(DimensionBomb, "gif-dims-65535x65535.gif", &[TooLarge], "logical screen 65535×65535 (4.3 GP) holding one 1×1 frame: 413 from the header", hand_gif(65535, 65535, &[one_pixel_frame(0, 0, 1, 1)])),
         case(FrameBomb, "gif-frame-5600x5600-on-1x1.gif", &[TooLarge, Corrupt], "35 bytes: a 1×1 screen holding a 5600×5600 frame with one pixel of data (issue #10): 413 or 422, never a 125 MB frame buffer", hand_gif(1, 1, &[one_pixel_frame(0, 0, 5600, 5600)])),
         case(FrameBomb, "gif-4096-frames-1x1.gif", &[Image, TooLarge], "a 1×1 screen with 4096 one-pixel frames (61 KB): the first frame (image), or 413 over a frame limit", hand_gif(1, 1, &tiny)),
-        case(FrameBomb, "gif-50-frames-1024x1024.gif", &[Image, TooLarge], "50 flat 1024×1024 frames: 52 MP across frames, over max_pixels when every frame counts (413); the first frame alone converts", encoded(1024, 1024, &big)),
+        case(FrameBomb, "gif-100-frames-1024x1024.gif", &[Image, TooLarge], "100 flat 1024×1024 frames: 105 MP across frames, over max_pixels (100 MP) when every frame counts (413); the first frame alone converts", encoded(1024, 1024, &big)),
     ]
 }
 
