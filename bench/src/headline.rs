@@ -23,8 +23,12 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Instant;
 
-/// The host threads `make up` gives Spin (scripts/up.sh): 4 per core, at least 8.
+/// The host threads `make up` gives Spin (scripts/up.sh): 4 per core, at
+/// least 8; `TOKIO_WORKER_THREADS` in the environment overrides it.
 pub fn host_threads() -> String {
+    if let Ok(n) = std::env::var("TOKIO_WORKER_THREADS") {
+        return n;
+    }
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
     (cores * 4).max(8).to_string()
 }
