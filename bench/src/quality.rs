@@ -80,6 +80,24 @@ fn curve(base: &(Vec<u8>, u32, u32), dir: &Path, name: &str, encode: &dyn Fn(u32
         .collect()
 }
 
+/// kiln's encoder at quality 60 for each libaom speed: what `avif_speed`
+/// trades (native times; the component runs the same code in wasm, ~3×
+/// slower: docs/benchmarks.md).
+fn speed_table(base: &(Vec<u8>, u32, u32), image: &Image, dir: &Path) {
+    println!("\nkiln at quality 60 by `avif_speed` (libaom cpu-used), natively:\n");
+    println!("| speed | bytes | SSIMULACRA2 | encode ms |");
+    println!("|---|---|---|---|");
+    for speed in [9u8, 8, 7, 6] {
+        let encoder = AvifEncoder::new(60.0, speed, Chroma::Yuv420).expect("settings");
+        let started = Instant::now();
+        let bytes = encoder.encode(image).expect("kiln AVIF");
+        let ms = started.elapsed().as_secs_f64() * 1000.0;
+        let out = dir.join(format!("kiln-speed{speed}.avif"));
+        std::fs::write(&out, &bytes).expect("write");
+        println!("| {speed} | {} | {:.1} | {ms:.0} |", bytes.len(), score(base, &out));
+    }
+}
+
 /// Bytes at `target` score, interpolating log(bytes) between the two points
 /// around it; None outside the curve.
 fn bytes_at(curve: &[Point], target: f64) -> Option<f64> {
@@ -123,6 +141,7 @@ pub fn run_avif(photo: &Path, dir: &Path) {
         let cell = |p: &Point| format!("{} / {:.1} / {:.0}", p.bytes, p.score, p.ms);
         println!("| {} | {} | {} | {} |", kiln[i].quality, cell(&kiln[i]), cell(&aom[i]), cell(&rav1e[i]));
     }
+    speed_table(&base, &image, dir);
     println!("\n| SSIMULACRA2 | kiln bytes | avifenc aom bytes | kiln ÷ aom | avifenc rav1e bytes | kiln ÷ rav1e |");
     println!("|---|---|---|---|---|---|");
     let fmt = |b: Option<f64>| b.map_or("–".to_string(), |b| format!("{b:.0}"));
