@@ -7,7 +7,7 @@
 //!   manifest; CPU seconds are those of the spin and kiln-store process
 //!   groups (/proc), what a FaaS bill and the store would charge.
 //! - **native chain**: `vipsthumbnail` four times in sequence with
-//!   `VIPS_CONCURRENCY=1`: WebP Q80, AVIF Q60 effort 0 (libaom), progressive
+//!   `VIPS_CONCURRENCY=1` (`vips thumbnail`, the study's runner): WebP Q80, AVIF Q60 effort 0 (libaom), progressive
 //!   JPEG Q82 (each 2048 px) and a 256 px PNG; CPU seconds are the
 //!   children's user + system time.
 //!
@@ -18,9 +18,9 @@
 //! work (does a JPEG wait behind the AVIF encode?).
 
 use kiln_bench::load::cpu::group_seconds;
+use kiln_bench::study::{settings::VARIANTS, tools};
 use kiln_e2e::Stack;
 use std::path::Path;
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 /// The host threads `make up` gives Spin (scripts/up.sh): 4 per core, at
@@ -74,65 +74,24 @@ fn children_cpu_s() -> f64 {
     (ticks(13) + ticks(14)) / 100.0
 }
 
-fn run_tool(program: &str, args: &[&str]) {
-    let status = Command::new(program)
-        .args(args)
-        .env("VIPS_CONCURRENCY", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .status()
-        .unwrap_or_else(|e| panic!("{program}: {e} (make bench installs it: scripts/setup.sh --study)"));
-    assert!(status.success(), "{program} {args:?}: {status}");
-}
-
-/// The four outputs of the native chain, as vipsthumbnail arguments.
-fn chain_steps(dir: &Path) -> Vec<(&'static str, String, String)> {
-    let out = |name: &str| dir.join(name).to_string_lossy().into_owned();
-    vec![
-        ("webp", "2048".into(), format!("{}[Q=80,strip]", out("chain.webp"))),
-        ("avif", "2048".into(), format!("{}[Q=60,effort=0,strip]", out("chain.avif"))),
-        ("jpeg", "2048".into(), format!("{}[Q=82,interlace,optimize_coding,strip]", out("chain.jpg"))),
-        ("thumbnail", "256".into(), format!("{}[strip]", out("chain.png"))),
-    ]
-}
-
-/// Runs the native chain once: (wall s, CPU s, per-step wall s).
-fn native_chain(input: &Path, dir: &Path) -> (f64, f64, Vec<f64>) {
+/// One native chain: the four outputs as `vips thumbnail` makes them
+/// (the study's runner: study::tools, same settings as kiln's defaults):
+/// (wall s, CPU s, per-step (wall s, output bytes)).
+fn native_chain(input: &Path, dir: &Path) -> (f64, f64, Vec<(f64, u64)>) {
     let cpu_before = children_cpu_s();
     let started = Instant::now();
-    let mut steps = Vec::new();
-    for (_, side, target) in chain_steps(dir) {
-        let step = Instant::now();
-        run_tool("vipsthumbnail", &[&input.to_string_lossy(), "-s", &side, "-o", &target]);
-        steps.push(step.elapsed().as_secs_f64());
-    }
+    let steps = VARIANTS
+        .iter()
+        .map(|v| {
+            let (done, bytes) = tools::vips_variant(input, v, dir).expect("vips (make bench installs it: scripts/setup.sh --study)");
+            (done.wall_ms / 1000.0, bytes)
+        })
+        .collect();
     (started.elapsed().as_secs_f64(), children_cpu_s() - cpu_before, steps)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
     crate::median_of(&mut v)
-}
-
-fn file_size(path: &Path) -> u64 {
-    std::fs::metadata(path).map_or(0, |m| m.len())
-}
-
-/// The format's own encoder on the 2048 px base: (wall s, output bytes).
-fn reference_encoder(format: &str, dir: &Path) -> Option<(f64, u64)> {
-    let (ppm, png) = (dir.join("base.ppm"), dir.join("base.png"));
-    let (ppm, png) = (ppm.to_string_lossy(), png.to_string_lossy());
-    let out = dir.join(format!("ref-{format}")).to_string_lossy().into_owned();
-    let (program, args): (&str, Vec<&str>) = match format {
-        "webp" => ("cwebp", vec!["-quiet", "-q", "80", &ppm, "-o", &out]),
-        // Quantizer 25 is quality 60 on libavif's (and kiln's) scale;
-        // Debian's avifenc 0.11 takes only quantizers.
-        "avif" => ("avifenc", vec!["-c", "aom", "-s", "9", "--min", "25", "--max", "25", "-y", "420", "-j", "1", &png, &out]),
-        "jpeg" => ("cjpeg", vec!["-quality", "82", "-progressive", "-sample", "2x2", "-optimize", "-outfile", &out, &ppm]),
-        _ => return None,
-    };
-    let started = Instant::now();
-    run_tool(program, &args);
-    Some((started.elapsed().as_secs_f64(), file_size(Path::new(&out))))
 }
 
 /// A kiln component alone in storage mode, the work it does in an upload
@@ -183,14 +142,12 @@ pub fn run(input: &[u8], path: &Path, runs: usize) {
 }
 
 /// The per-format table and the fast variants' waiting.
-fn per_format(stack: &Stack, input: &[u8], path: &Path, dir: &Path, runs: usize, kiln: &[Upload], chain: &[(f64, f64, Vec<f64>)]) {
+fn per_format(stack: &Stack, input: &[u8], path: &Path, dir: &Path, runs: usize, kiln: &[Upload], chain: &[(f64, f64, Vec<(f64, u64)>)]) {
     // The base the reference encoders start from, as vips makes it (untimed).
-    let base = |file: &str| format!("{}{}", dir.join(file).to_string_lossy(), if file.ends_with("png") { "[compression=1]" } else { "" });
-    for file in ["base.ppm", "base.png"] {
-        run_tool("vipsthumbnail", &[&path.to_string_lossy(), "-s", "2048", "-o", &base(file)]);
-    }
+    tools::decode_resize(path, dir).expect("vips");
+    tools::base_png(path, dir).expect("vips");
     println!("## Per format: kiln components vs libvips and the reference encoders\n");
-    println!("Medians of {runs} runs, ms. kiln = the component in direct mode under spin up (Server-Timing `total`: decode, resize, encode; `encode` alone in brackets). vips = one `vipsthumbnail` to that format from the chain above. Encoder = the format's own tool on vips' 2048 px base (reading it included): cwebp -q 80, avifenc -c aom -s 9 --min 25 --max 25 -y 420, cjpeg -quality 82 -progressive -optimize.\n");
+    println!("Medians of {runs} runs, ms. kiln = the component in direct mode under spin up (Server-Timing `total`: decode, resize, encode; `encode` alone in brackets). vips = one `vips thumbnail` to that format from the chain above. Encoder = the format's own tool on vips' 2048 px base (reading it included): cwebp -q 80, avifenc -c aom -s 9 --min 25 --max 25 -y 420, cjpeg -quality 82 -progressive -optimize.\n");
     println!("| format | kiln total (encode) | vips | kiln ÷ vips | encoder | kiln encode ÷ encoder | bytes kiln / vips / encoder |");
     println!("|---|---|---|---|---|---|---|");
     let routes = [("webp", "/v1/convert/webp"), ("avif", "/v1/convert/avif"), ("jpeg", "/v1/convert/jpeg"), ("thumbnail", "/v1/thumbnail")];
@@ -205,15 +162,15 @@ fn per_format(stack: &Stack, input: &[u8], path: &Path, dir: &Path, runs: usize,
             totals.push(total);
             encodes.push(encode);
             bytes.0 = b;
-            if let Some((s, b)) = reference_encoder(format, dir) {
-                tool.push(s * 1000.0);
+            if *format != "thumbnail" {
+                let (done, b) = tools::encode(format, dir).expect("reference encoder");
+                tool.push(done.wall_ms);
                 bytes.1 = b;
             }
         }
         let (total, encode) = (median(totals), median(encodes));
-        let vips = median(chain.iter().map(|c| c.2[i] * 1000.0).collect());
-        let vips_file = chain_steps(dir)[i].2.split('[').next().unwrap_or_default().to_string();
-        let vips_bytes = file_size(Path::new(&vips_file));
+        let vips = median(chain.iter().map(|c| c.2[i].0 * 1000.0).collect());
+        let vips_bytes = chain.last().map_or(0, |c| c.2[i].1);
         let (tool_cell, ratio_cell, tool_bytes) = if tool.is_empty() {
             ("–".to_string(), "–".to_string(), "–".to_string())
         } else {

@@ -72,12 +72,11 @@ impl Encoder for AvifEncoder {
         true
     }
 
-    fn working_bytes(&self, width: u32, height: u32, channels: u32) -> u64 {
+    fn working_bytes(&self, width: u32, height: u32, _channels: u32) -> u64 {
         // The YCbCr planes (1.5 or 3 B/px), libaom's source copy, its
         // reconstruction with borders and per-superblock state; alpha is a
         // second, monochrome encode after the first has been freed.
         // Calibrated under spin up (docs/memory-model.md).
-        let _ = channels;
         pixels(width, height) * 12 + 24 * MIB
     }
 
@@ -153,7 +152,11 @@ fn to_ycbcr(img: &Image, chroma: Chroma) -> Result<Planes, KilnError> {
         (PixelLayout::Rgba8, Chroma::Yuv444) => yuv::rgba_to_yuv444(&mut planar, &img.pixels, stride, range, matrix, mode),
     };
     result.map_err(|e| KilnError::Encode(format!("RGB to YCbCr: {e}")))?;
-    let into_vec = |b: yuv::BufferStoreMut<'_, u8>| b.borrow().to_vec();
+    // The planes were allocated by `alloc` above: take them, do not copy.
+    let into_vec = |b: yuv::BufferStoreMut<'_, u8>| match b {
+        yuv::BufferStoreMut::Owned(v) => v,
+        yuv::BufferStoreMut::Borrowed(s) => s.to_vec(),
+    };
     Ok(Planes {
         width: img.width,
         height: img.height,
