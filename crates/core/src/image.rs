@@ -62,12 +62,17 @@ impl Image {
     pub fn flattened(&self) -> Image {
         debug_assert!(self.has_alpha());
         let mut rgb = Vec::with_capacity(self.width as usize * self.height as usize * 3);
-        for p in self.pixels.chunks_exact(4) {
-            let a = p[3] as u32;
-            for c in &p[..3] {
-                rgb.push(((*c as u32 * a + 255 * (255 - a) + 127) / 255) as u8);
-            }
-        }
+        flatten_onto_white(&self.pixels, &mut rgb);
         Image::new(self.width, self.height, PixelLayout::Rgb8, rgb)
+    }
+}
+
+/// Appends RGBA pixels `rgba` to `rgb`, composited onto white.
+pub fn flatten_onto_white(rgba: &[u8], rgb: &mut Vec<u8>) {
+    for p in rgba.chunks_exact(4) {
+        let a = p[3] as u32;
+        for c in &p[..3] {
+            rgb.push(((*c as u32 * a + 255 * (255 - a) + 127) / 255) as u8);
+        }
     }
 }

@@ -3,8 +3,11 @@
 //! and the memory estimate before decoding.
 
 /// Default cap on decoded source pixels: 100 MP (imgproxy: 50 MP). A baseline
-/// JPEG this large converts within 128 MiB by shrink-on-load; a PNG or a
-/// progressive JPEG this large is refused by the memory estimate (413).
+/// JPEG this large converts within 128 MiB by shrink-on-load, a
+/// non-interlaced PNG by streaming it row by row into the resizer; formats
+/// that must be decoded whole (a progressive JPEG's coefficients, an
+/// interlaced PNG, WebP, GIF) are refused by the memory estimate (413) long
+/// before this.
 pub const DEFAULT_MAX_PIXELS: u64 = 100_000_000;
 /// Default cap on input bytes a function accepts (storage mode may exceed
 /// the 10 MiB request limit of hosted Spin; direct mode cannot).

@@ -14,7 +14,7 @@ use crate::error::KilnError;
 use crate::image::Image;
 use crate::limits::Limits;
 use crate::orient;
-use crate::pipeline::{decode_planned, plan, ConvertOptions, Converted, StageTimings};
+use crate::pipeline::{decode_to_target, plan, ConvertOptions, Converted, StageTimings};
 use crate::resize::{fit_within, resize, resized};
 use std::borrow::Cow;
 use std::time::Instant;
@@ -58,16 +58,9 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     let orientation = orient::read_orientation(&input);
     shared.probe = started.elapsed();
 
-    let started = Instant::now();
-    let decoded = decode_planned(&input, &info, &plan)?;
-    drop(input);
-    shared.decode = started.elapsed();
-
-    let started = Instant::now();
     let keep_alpha = outputs.iter().any(|o| o.encoder.keeps_alpha());
-    let decoded = if keep_alpha { decoded.drop_opaque_alpha() } else { decoded.flatten_onto_white() };
-    let base = resize(decoded, plan.target.0, plan.target.1)?;
-    shared.resize = started.elapsed();
+    let (base, decode, resize_time) = decode_to_target(input, &info, &plan, keep_alpha)?;
+    (shared.decode, shared.resize) = (decode, resize_time);
 
     let results = outputs
         .iter()

@@ -1,15 +1,17 @@
 //! One conversion, end to end: limits → probe → plan + memory estimate →
-//! decode (shrink-on-load) → resize → orient → encode, with stage timings.
+//! decode (shrink-on-load, or row by row into the streaming resizer) →
+//! resize → orient → encode, with stage timings.
 
-use crate::decode::decode;
+use crate::decode::{self, decode};
 use crate::estimate::decoder_budget;
 use crate::encode::{Encoder, OutputFormat};
 use crate::error::KilnError;
 use crate::estimate::{estimate, MemoryEstimate, Plan};
-use crate::image::Image;
+use crate::image::{flatten_onto_white, Image, PixelLayout};
 use crate::limits::Limits;
 use crate::orient;
 use crate::probe::{probe, ImageInfo};
+use crate::resize::stream::RowResizer;
 use crate::resize::{fit_within, jpeg_shrink_factor, resize};
 use std::time::{Duration, Instant};
 
@@ -133,7 +135,7 @@ fn check_animation(info: &ImageInfo, limits: &Limits) -> Result<(), KilnError> {
 
 /// Decodes as `plan` says, with the decoder held to [`decoder_budget`],
 /// and checks that what came out is what the header announced.
-pub(crate) fn decode_planned(bytes: &[u8], info: &ImageInfo, plan: &Plan) -> Result<Image, KilnError> {
+fn decode_planned(bytes: &[u8], info: &ImageInfo, plan: &Plan) -> Result<Image, KilnError> {
     let image = decode(bytes, info, plan.jpeg_scale, decoder_budget(info, plan))?;
     let (w, h) = plan.decoded;
     let fits = if info.format == crate::InputFormat::Jpeg { image.width <= w && image.height <= h } else { (image.width, image.height) == (w, h) };
@@ -159,16 +161,11 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
     let orientation = orient::read_orientation(&input);
     timings.probe = started.elapsed();
 
+    let (image, decode, resize) = decode_to_target(input, &info, &plan, encoder.keeps_alpha())?;
+    (timings.decode, timings.resize) = (decode, resize);
     let started = Instant::now();
-    let image = decode_planned(&input, &info, &plan)?;
-    drop(input);
-    timings.decode = started.elapsed();
-
-    let started = Instant::now();
-    let image = prepare_channels(image, encoder);
-    let image = resize(image, plan.target.0, plan.target.1)?;
     let image = orient::apply(image, orientation);
-    timings.resize = started.elapsed();
+    timings.resize += started.elapsed();
 
     let started = Instant::now();
     let bytes = encoder.encode(&image)?;
@@ -187,8 +184,51 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
     })
 }
 
-/// Drops alpha the encoder cannot keep (flattened onto white) or that is
-/// opaque everywhere, so encoders see 3 channels whenever they can.
-fn prepare_channels(image: Image, encoder: &dyn Encoder) -> Image {
-    if encoder.keeps_alpha() { image.drop_opaque_alpha() } else { image.flatten_onto_white() }
+/// Decodes `input` as `plan` says and resamples it to `plan.target`
+/// (stored orientation). Alpha is flattened onto white unless `keep_alpha`,
+/// and dropped when it is opaque everywhere, so encoders see 3 channels
+/// whenever they can. An image that [`decode::streams`] is decoded row by
+/// row into the streaming resizer and never held whole; any other is
+/// decoded whole, its input freed, then resized. Returns the image and the
+/// time spent decoding and resizing.
+pub(crate) fn decode_to_target(input: Vec<u8>, info: &ImageInfo, plan: &Plan, keep_alpha: bool) -> Result<(Image, Duration, Duration), KilnError> {
+    let started = Instant::now();
+    if decode::streams(info) {
+        let mut rows = decode::rows(&input, info, decoder_budget(info, plan))?;
+        if rows.size() != plan.decoded {
+            return Err(announced_otherwise(info, rows.size(), plan.decoded));
+        }
+        let flatten = rows.layout() == PixelLayout::Rgba8 && !keep_alpha;
+        let layout = if flatten { PixelLayout::Rgb8 } else { rows.layout() };
+        let mut resizer = RowResizer::new(plan.decoded, plan.target, layout)?;
+        let mut flat = Vec::new();
+        for _ in 0..plan.decoded.1 {
+            let row = rows.next_row()?;
+            if flatten {
+                flat.clear();
+                flatten_onto_white(row, &mut flat);
+                resizer.push(&flat)?;
+            } else {
+                resizer.push(row)?;
+            }
+        }
+        rows.finish()?;
+        let resize = resizer.busy();
+        let image = resizer.finish()?.drop_opaque_alpha();
+        return Ok((image, started.elapsed().saturating_sub(resize), resize));
+    }
+    let image = decode_planned(&input, info, plan)?;
+    drop(input);
+    let decode = started.elapsed();
+    let started = Instant::now();
+    let image = if keep_alpha { image.drop_opaque_alpha() } else { image.flatten_onto_white() };
+    let image = resize(image, plan.target.0, plan.target.1)?;
+    Ok((image, decode, started.elapsed()))
+}
+
+fn announced_otherwise(info: &ImageInfo, got: (u32, u32), announced: (u32, u32)) -> KilnError {
+    KilnError::Corrupt(format!(
+        "the {:?} decoder produced {}x{} where the header announced {}x{}",
+        info.format, got.0, got.1, announced.0, announced.1
+    ))
 }

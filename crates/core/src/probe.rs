@@ -35,12 +35,15 @@ pub struct ImageInfo {
     /// WebP only: an image (or a frame) is lossless (VP8L), whose decoder
     /// holds memory differently from the lossy one.
     pub webp_lossless: bool,
+    /// PNG only: Adam7 interlacing, whose rows do not arrive in order, so
+    /// the image cannot be decoded row by row.
+    pub interlaced: bool,
 }
 
 impl ImageInfo {
     fn still(format: InputFormat, width: u32, height: u32, has_alpha: bool, jpeg: Option<JpegFrame>) -> ImageInfo {
         let pixels = width as u64 * height as u64;
-        ImageInfo { format, width, height, has_alpha, jpeg, frames: 1, frame_pixels: pixels, webp_lossless: false }
+        ImageInfo { format, width, height, has_alpha, jpeg, frames: 1, frame_pixels: pixels, webp_lossless: false, interlaced: false }
     }
 
     pub fn pixels(&self) -> u64 {
@@ -136,7 +139,8 @@ fn probe_png(bytes: &[u8]) -> Result<ImageInfo, KilnError> {
     let color_type = ihdr[17];
     // Palette images may carry alpha in tRNS; assume they do (upper bound).
     let has_alpha = matches!(color_type, 3 | 4 | 6) || bytes.windows(4).take(4096).any(|w| w == b"tRNS");
-    Ok(ImageInfo::still(InputFormat::Png, width, height, has_alpha, None))
+    let interlaced = ihdr[20] != 0;
+    Ok(ImageInfo { interlaced, ..ImageInfo::still(InputFormat::Png, width, height, has_alpha, None) })
 }
 
 fn probe_gif(bytes: &[u8]) -> Result<ImageInfo, KilnError> {

@@ -38,6 +38,14 @@ fn framed(w: u32, h: u32, depth: u8, color: u8, extra: &[Vec<u8>], rows: &[u8]) 
     out
 }
 
+/// `png` with its IHDR's interlace method set to Adam7 (CRC fixed).
+fn adam7(mut png: Vec<u8>) -> Vec<u8> {
+    png[8 + 8 + 12] = 1;
+    let crc = super::bits::crc32(&[b"IHDR", &png[16..29]]);
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    png
+}
+
 /// Unfiltered 8-bit RGB scanlines of the test pattern.
 fn rgb_rows(w: u32, h: u32) -> Vec<u8> {
     let pixels = pattern(w, h, 3);
@@ -82,7 +90,8 @@ pub fn cases() -> Vec<Case> {
 fn bombs() -> Vec<Case> {
     vec![
         case(DimensionBomb, "png-dims-65535x65535.png", &[TooLarge], "IHDR claims 65535×65535 RGB (4.3 GP) over one short row of data: refused from the header, over max_pixels", framed(65535, 65535, 8, RGB, &[], &[0; 64])),
-        case(DimensionBomb, "png-dims-7000x7000-gray.png", &[TooLarge], "IHDR claims 7000×7000 gray (49 MP, under the pixel limit) with one row of data: the memory estimate must refuse it before decoding", framed(7000, 7000, 8, GRAY, &[], &[0; 7001])),
+        case(DimensionBomb, "png-dims-7000x7000-gray.png", &[Corrupt], "IHDR claims 7000×7000 gray (49 MP, under the pixel limit) with one row of data: streamed row by row (never held whole), it runs out of data after the first row: 422", framed(7000, 7000, 8, GRAY, &[], &[0; 7001])),
+        case(DimensionBomb, "png-dims-7000x7000-gray-adam7.png", &[TooLarge], "the same, Adam7-interlaced, which must be decoded whole: the memory estimate must refuse it before decoding", adam7(framed(7000, 7000, 8, GRAY, &[], &[0; 7001]))),
         case(MetadataBomb, "png-iccp-bomb-300mb.png", &[Image, TooLarge], "1×1 RGB with a ~290 KB iCCP chunk whose zlib stream inflates to 300 MB of zeros: skip or cap the profile (image), or 413; never inflate it whole", one_pixel_with(&[iccp(300_000_000)])),
         case(MetadataBomb, "png-ztxt-bomb-300mb.png", &[Image, TooLarge], "1×1 RGB with a ~290 KB zTXt chunk that inflates to 300 MB: text is never needed, so an image (or 413)", one_pixel_with(&[ztxt(300_000_000)])),
         case(MetadataBomb, "png-itxt-bomb-300mb.png", &[Image, TooLarge], "1×1 RGB with a compressed ~290 KB iTXt chunk that inflates to 300 MB: an image (or 413)", one_pixel_with(&[itxt(300_000_000)])),

@@ -1,11 +1,15 @@
 //! Decoders, one module per input format, each producing an RGB8 or RGBA8
 //! [`Image`]. JPEG supports shrink-on-load (DCT scaling by 1/2, 1/4, 1/8);
-//! the other formats decode at full size, which the memory estimate covers.
+//! the other formats decode at full size, which the memory estimate covers,
+//! except a non-interlaced PNG, which is decoded row by row into the
+//! streaming resizer ([`rows`], [`crate::resize::stream`]).
 
 mod gif;
 mod jpeg;
 mod png;
 mod webp;
+
+pub use png::PngRows;
 
 use crate::error::KilnError;
 use crate::image::Image;
@@ -21,6 +25,19 @@ pub fn decode(bytes: &[u8], info: &ImageInfo, jpeg_scale: u32, max_alloc: u64) -
         InputFormat::Gif => gif::decode(bytes, max_alloc),
         InputFormat::Webp => webp::decode(bytes, max_alloc),
     }
+}
+
+/// Whether `info`'s image is decoded row by row ([`rows`]) rather than whole.
+pub fn streams(info: &ImageInfo) -> bool {
+    info.format == InputFormat::Png && !info.interlaced
+}
+
+/// The rows of an image that [`streams`], decoding with at most `max_alloc`.
+pub fn rows<'a>(bytes: &'a [u8], info: &ImageInfo, max_alloc: u64) -> Result<PngRows<'a>, KilnError> {
+    if !streams(info) {
+        return Err(KilnError::Unsupported(format!("a {:?} image is not decoded row by row", info.format)));
+    }
+    PngRows::new(bytes, max_alloc)
 }
 
 /// Expands 1- or 2-channel 8-bit pixels to RGB8 / RGBA8.

@@ -16,13 +16,21 @@ use std::io::{Read, Seek, SeekFrom};
 /// Chunks left out before decoding.
 const SKIPPED: [&[u8; 4]; 5] = [b"iCCP", b"tEXt", b"zTXt", b"iTXt", b"eXIf"];
 
-pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<Image, KilnError> {
+type Reader<'a> = png::Reader<std::io::BufReader<Chunks<'a>>>;
+
+/// The decoder, past the header, normalised to 8-bit gray, gray-alpha, RGB
+/// or RGBA, allocating at most `max_alloc`.
+fn reader(bytes: &[u8], max_alloc: u64) -> Result<Reader<'_>, KilnError> {
     let limits = png::Limits { bytes: max_alloc.min(usize::MAX as u64) as usize };
     let mut decoder = png::Decoder::new_with_limits(std::io::BufReader::new(Chunks::without_skipped(bytes)?), limits);
     decoder.set_ignore_iccp_chunk(true);
     decoder.set_ignore_text_chunk(true);
     decoder.set_transformations(png::Transformations::normalize_to_color8());
-    let mut reader = decoder.read_info().map_err(map_err)?;
+    decoder.read_info().map_err(map_err)
+}
+
+pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<Image, KilnError> {
+    let mut reader = reader(bytes, max_alloc)?;
     let size = reader.output_buffer_size().ok_or_else(|| KilnError::TooLarge("PNG output buffer overflows".into()))?;
     if size as u64 > max_alloc {
         return Err(KilnError::TooLarge(format!("the PNG's output ({size} bytes) is over the memory planned for it")));
@@ -39,6 +47,91 @@ pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<Image, KilnError> {
         png::ColorType::Indexed => return Err(KilnError::Corrupt("PNG palette was not expanded".into())),
     };
     Ok(Image::new(w, h, layout, pixels))
+}
+
+/// A non-interlaced PNG decoded one row at a time, top to bottom, each row
+/// widened to RGB8 or RGBA8: the image is never held whole.
+pub struct PngRows<'a> {
+    reader: Reader<'a>,
+    width: u32,
+    height: u32,
+    color: png::ColorType,
+    /// The decoder's row, and the same row widened to RGB(A).
+    raw: Vec<u8>,
+    widened: Vec<u8>,
+}
+
+impl<'a> PngRows<'a> {
+    pub(super) fn new(bytes: &'a [u8], max_alloc: u64) -> Result<PngRows<'a>, KilnError> {
+        let reader = reader(bytes, max_alloc)?;
+        let info = reader.info();
+        if info.interlaced {
+            return Err(KilnError::Unsupported("an interlaced PNG cannot be decoded row by row".into()));
+        }
+        let (width, height) = (info.width, info.height);
+        // An APNG's first fcTL sets the rows' size; it must be the IHDR's.
+        if let Some(fc) = info.frame_control.filter(|fc| (fc.width, fc.height, fc.x_offset, fc.y_offset) != (width, height, 0, 0)) {
+            return Err(KilnError::Corrupt(format!(
+                "APNG default image: its frame control says {}x{} at {},{}, the header {width}x{height}",
+                fc.width, fc.height, fc.x_offset, fc.y_offset
+            )));
+        }
+        let (color, _) = reader.output_color_type();
+        let line = reader.output_line_size(width).ok_or_else(|| KilnError::TooLarge("PNG row size overflows".into()))?;
+        let channels = match color {
+            png::ColorType::Rgb | png::ColorType::Grayscale => 3,
+            png::ColorType::Rgba | png::ColorType::GrayscaleAlpha => 4,
+            png::ColorType::Indexed => return Err(KilnError::Corrupt("PNG palette was not expanded".into())),
+        };
+        let widened_len = width as usize * channels;
+        if (line + widened_len) as u64 > max_alloc {
+            return Err(KilnError::TooLarge(format!("a PNG row of {width} pixels is over the memory planned for it")));
+        }
+        Ok(PngRows { reader, width, height, color, raw: vec![0; line], widened: Vec::with_capacity(widened_len) })
+    }
+
+    pub fn size(&self) -> (u32, u32) {
+        (self.width, self.height)
+    }
+
+    pub fn layout(&self) -> PixelLayout {
+        match self.color {
+            png::ColorType::Rgba | png::ColorType::GrayscaleAlpha => PixelLayout::Rgba8,
+            _ => PixelLayout::Rgb8,
+        }
+    }
+
+    /// Reads to the end of the image data after the last row, checking it
+    /// as a whole-image decode does (the IDAT checksum, the zlib stream's
+    /// end).
+    pub fn finish(&mut self) -> Result<(), KilnError> {
+        match self.reader.read_row(&mut self.raw).map_err(map_err)? {
+            None => Ok(()),
+            Some(_) => Err(KilnError::Corrupt(format!("PNG image data holds more than its {} rows", self.height))),
+        }
+    }
+
+    /// The next row, or an error when the image data ends early or is corrupt.
+    pub fn next_row(&mut self) -> Result<&[u8], KilnError> {
+        match self.reader.read_row(&mut self.raw).map_err(map_err)? {
+            Some(_) => {}
+            None => return Err(KilnError::Corrupt(format!("PNG image data ends before its {} rows", self.height))),
+        }
+        Ok(match self.color {
+            png::ColorType::Grayscale | png::ColorType::GrayscaleAlpha => {
+                self.widened.clear();
+                let alpha = self.color == png::ColorType::GrayscaleAlpha;
+                let gray = &self.raw[..self.width as usize * if alpha { 2 } else { 1 }];
+                if alpha {
+                    self.widened.extend(gray.chunks_exact(2).flat_map(|p| [p[0], p[0], p[0], p[1]]));
+                } else {
+                    self.widened.extend(gray.iter().flat_map(|&g| [g, g, g]));
+                }
+                &self.widened
+            }
+            _ => &self.raw[..self.width as usize * self.layout().channels()],
+        })
+    }
 }
 
 fn map_err(e: png::DecodingError) -> KilnError {

@@ -15,6 +15,7 @@ pub mod calibration;
 pub mod phases;
 
 use crate::probe::ImageInfo;
+use crate::resize::stream::RowResizer;
 use crate::sniff::InputFormat;
 pub use phases::BASE_BYTES;
 
@@ -77,15 +78,19 @@ pub struct Plan {
 pub enum InputClass {
     JpegBaseline,
     JpegProgressive,
+    /// An interlaced PNG, decoded whole.
     Png,
     PngAlpha,
     Gif,
     Webp,
     WebpAlpha,
+    /// A non-interlaced PNG, decoded row by row into the streaming resizer.
+    PngRows,
+    PngAlphaRows,
 }
 
 /// How many input classes there are.
-pub const CLASSES: usize = 7;
+pub const CLASSES: usize = 9;
 
 impl InputClass {
     pub const ALL: [InputClass; CLASSES] = [
@@ -96,12 +101,16 @@ impl InputClass {
         InputClass::Gif,
         InputClass::Webp,
         InputClass::WebpAlpha,
+        InputClass::PngRows,
+        InputClass::PngAlphaRows,
     ];
 
     pub fn of(info: &ImageInfo) -> InputClass {
         match info.format {
             InputFormat::Jpeg if info.jpeg.as_ref().is_some_and(|f| f.progressive) => InputClass::JpegProgressive,
             InputFormat::Jpeg => InputClass::JpegBaseline,
+            InputFormat::Png if !info.interlaced && info.has_alpha => InputClass::PngAlphaRows,
+            InputFormat::Png if !info.interlaced => InputClass::PngRows,
             InputFormat::Png if info.has_alpha => InputClass::PngAlpha,
             InputFormat::Png => InputClass::Png,
             InputFormat::Gif => InputClass::Gif,
@@ -115,7 +124,7 @@ impl InputClass {
     }
 
     pub fn name(self) -> &'static str {
-        ["jpeg-baseline", "jpeg-progressive", "png", "png-alpha", "gif", "webp", "webp-alpha"][self.index()]
+        ["jpeg-baseline", "jpeg-progressive", "png", "png-alpha", "gif", "webp", "webp-alpha", "png-rows", "png-alpha-rows"][self.index()]
     }
 }
 
@@ -127,6 +136,9 @@ pub struct Features {
     pub input_bytes: u64,
     /// Decoded pixels (after shrink-on-load) × 3 or 4 bytes, plus a
     /// progressive JPEG's full-size DCT coefficients (2 bytes per sample).
+    /// For a streamed PNG, which never holds its pixels, the streaming
+    /// resizer's window ([`RowResizer::working_bytes`]) and the resized
+    /// image it fills while the input is still alive.
     pub source_bytes: u64,
     /// Target pixels × the channels the encoder sees.
     pub target_bytes: u64,
@@ -135,7 +147,11 @@ pub struct Features {
 pub fn features(info: &ImageInfo, plan: &Plan) -> Features {
     let px = |(w, h): (u32, u32)| w as u64 * h as u64;
     let class = InputClass::of(info);
-    let decoded = px(plan.decoded) * if info.has_alpha { 4 } else { 3 };
+    let decoded = if crate::decode::streams(info) {
+        RowResizer::working_bytes(plan.decoded, plan.target, plan.channels) + px(plan.target) * plan.channels as u64
+    } else {
+        px(plan.decoded) * if info.has_alpha { 4 } else { 3 }
+    };
     let coefficients = if class == InputClass::JpegProgressive { phases::jpeg_samples(info).2 * 2 } else { 0 };
     Features {
         class,
@@ -228,11 +244,11 @@ mod tests {
         Model {
             output: "test",
             per_input_byte: 1.0,
-            per_source_byte: [2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-            decode_intercept: [4.0 * MIB as f64, 4.0 * MIB as f64, 0.0, 0.0, 0.0, 0.0, 0.0],
+            per_source_byte: [2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            decode_intercept: [4.0 * MIB as f64, 4.0 * MIB as f64, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             per_target_byte: 5.0,
             encode_intercept: 6.0 * MIB as f64,
-            max_source_bytes: [100 * MIB, 100 * MIB, 0, 0, 0, 0, 0],
+            max_source_bytes: [100 * MIB, 100 * MIB, 0, 0, 0, 0, 0, 0, 0],
             max_target_bytes: 20 * MIB,
         }
     }

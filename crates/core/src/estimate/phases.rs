@@ -2,13 +2,15 @@
 //! from the codecs' documented buffers. The conversion frees as it goes, so
 //! its peak is the largest phase: decode (input bytes + decoder state +
 //! decoded pixels), resize (decoded + resized + the resampler's
-//! intermediate), encode (resized + encoder state + output). It was the
+//! intermediate), encode (resized + encoder state + output); a streamed
+//! PNG merges decode and resize into one phase that holds rows, not images. It was the
 //! limit before the calibrated model ([`super::calibration`]); it still
 //! explains a 413 phase by phase, and guards plans outside the calibrated
 //! range.
 
 use super::{MemoryEstimate, Plan};
 use crate::probe::ImageInfo;
+use crate::resize::stream::RowResizer;
 use crate::sniff::InputFormat;
 
 /// Fixed overhead: allocator slack, small buffers, metadata parsing.
@@ -26,6 +28,9 @@ pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     let decoded = px(plan.decoded) * decoded_ch;
     let target = px(plan.target) * plan.channels as u64;
     let (decode_lines, resize_lines) = side_bytes(info, plan);
+    if crate::decode::streams(info) {
+        return streamed(plan, decode_lines + resize_lines);
+    }
     let decode = (plan.input_bytes + decoder_bytes(info, plan.jpeg_scale) + decoded + decode_lines).max(uncalibrated_decode(info, plan));
     let resize = if plan.decoded == plan.target {
         decoded
@@ -39,6 +44,19 @@ pub fn phases(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
     // Orientation and alpha flattening each make one copy of the target.
     let encode = 2 * target + plan.encoder_bytes;
     MemoryEstimate { decode, resize, encode, calibrated: None }
+}
+
+/// A streamed decode ([`crate::resize::stream`]) has no resize phase: the
+/// input, the decoder's and the resampler's rows (`lines`), the resampler's
+/// window and the resized image are alive together, and an RGBA result
+/// found opaque everywhere is copied to RGB once.
+fn streamed(plan: &Plan, lines: u64) -> MemoryEstimate {
+    let target = plan.target.0 as u64 * plan.target.1 as u64 * plan.channels as u64;
+    let opaque_copy = if plan.channels == 4 { target / 4 * 3 } else { 0 };
+    let window = RowResizer::working_bytes(plan.decoded, plan.target, plan.channels);
+    let decode = plan.input_bytes + lines + window + target + opaque_copy;
+    let encode = 2 * target + plan.encoder_bytes;
+    MemoryEstimate { decode, resize: 0, encode, calibrated: None }
 }
 
 /// Bytes per source column a PNG decoder holds in row buffers: the raw

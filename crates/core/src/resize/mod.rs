@@ -1,6 +1,9 @@
 //! Fitting and resampling: the target size for a max long side (never
 //! upscaling), the JPEG shrink-on-load factor, and a Lanczos3 resize with
-//! fast_image_resize (alpha premultiplied during resampling).
+//! fast_image_resize (alpha premultiplied during resampling) for decoded
+//! images, and [`stream`] for images that arrive row by row.
+
+pub mod stream;
 
 use crate::error::KilnError;
 use crate::image::{Image, PixelLayout};
