@@ -6,7 +6,8 @@
 # dev token kept in .kiln/dev-token), KILN_EVENTS_TOKEN (the secret the
 # store's notifications carry, kept in .kiln/events-token), KILN_HOST
 # (127.0.0.1), KILN_SWEEP_SECONDS (60; 0 = no sweep), TOKIO_WORKER_THREADS
-# (Spin's host threads; 4 per core, at least 8).
+# (Spin's host threads; 4 per core, at least 8). Spin reads
+# runtime-config.toml (outbound connection pooling off; see its comments).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -89,7 +90,8 @@ export SPIN_VARIABLE_PUBLIC_BASE_URL="http://$host:$s3_port/$bucket"
 # guest: with one worker per core (its default) a 200 ms JPEG conversion
 # waits behind the AVIF and WebP encodes of the same upload, and every
 # other request waits too. More workers than cores let the OS time-slice
-# them instead (docs/benchmarks.md "Fan-out"; docs/deploy.md).
+# them instead (docs/benchmarks.md "Fan-out"; README "Host threads").
 export TOKIO_WORKER_THREADS="${TOKIO_WORKER_THREADS:-$(( $(nproc) * 4 > 8 ? $(nproc) * 4 : 8 ))}"
 echo "  host threads   TOKIO_WORKER_THREADS=$TOKIO_WORKER_THREADS"
-"$spin" up --from spin.toml --listen "$host:$port" --max-instance-memory 134217728
+"$spin" up --from spin.toml --listen "$host:$port" --max-instance-memory 134217728 \
+  --runtime-config-file runtime-config.toml

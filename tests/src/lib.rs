@@ -127,6 +127,9 @@ impl Stack {
             .arg("--state-dir")
             .arg(self.dir.join("spin-state"))
             .args(["--max-instance-memory", &MAX_INSTANCE_MEMORY.to_string()])
+            // As `make up` runs it (connection pooling off: runtime-config.toml).
+            .arg("--runtime-config-file")
+            .arg(root.join("runtime-config.toml"))
             .env("SPIN_VARIABLE_AUTH_TOKEN", &self.token)
             .env("SPIN_VARIABLE_EVENTS_TOKEN", &self.events_token)
             .env("SPIN_VARIABLE_S3_ENDPOINT", self.faults.as_ref().map_or(self.s3.clone(), |f| f.url()))
