@@ -191,13 +191,13 @@ mod tests {
                 state ^= state << 13;
                 state ^= state >> 17;
                 state ^= state << 5;
-                let noise = (state & 31) as u32;
-                let v = [(x * 255 / w.max(1)) ^ if (x / 7 + y / 5) % 2 == 0 { 0 } else { 96 }, y * 255 / h.max(1), (x + y) % 256, 0];
-                for c in 0..ch {
-                    // Colours stay within 32..=223, so a Lanczos overshoot is
-                    // never clipped (fast_image_resize clips between its passes).
-                    let value = if c == 3 { if (x / 11) % 3 == 0 { 0 } else { 128 + (x * 127 / w) } } else { 32 + (v[c] + noise) % 192 };
-                    pixels.push(value as u8);
+                let noise = state & 31;
+                let colour = [(x * 255 / w.max(1)) ^ if (x / 7 + y / 5) % 2 == 0 { 0 } else { 96 }, y * 255 / h.max(1), (x + y) % 256];
+                // Colours stay within 32..=223, so a Lanczos overshoot is
+                // never clipped (fast_image_resize clips between its passes).
+                pixels.extend(colour.iter().map(|v| (32 + (v + noise) % 192) as u8));
+                if ch == 4 {
+                    pixels.push(if (x / 11) % 3 == 0 { 0 } else { (128 + (x * 127 / w)) as u8 });
                 }
             }
         }
