@@ -49,6 +49,7 @@ kiln is starting.
     GET  /v1/uploads/<id>   (manifest)
     POST /v1/events         (object-storage notifications, events token)
     POST /v1/sweep          (recovery and clean-up; run every ${sweep_seconds}s here)
+    POST /v1/upload-tokens  (scoped upload tokens for browsers)
     POST /v1/convert/webp   POST /v1/convert/avif
     POST /v1/convert/jpeg   POST /v1/thumbnail
   dev token      $KILN_TOKEN

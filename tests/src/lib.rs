@@ -195,6 +195,17 @@ impl Stack {
         self.post(path, "application/json", body.as_bytes(), Some(&self.token))
     }
 
+    /// A request of any method to an API path with only `headers` (no
+    /// token): what a browser's preflight sends.
+    pub fn request(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        let mut req = ureq::http::Request::builder().method(method).uri(format!("{}{path}", self.api));
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let request = req.body(body.to_vec()).unwrap();
+        into_reply(self.agent.run(request).expect("request to spin failed"))
+    }
+
     /// A request of any method to an API path with the right token, the
     /// `Tus-Resumable` header and `headers`.
     pub fn tus(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {

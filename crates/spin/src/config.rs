@@ -36,6 +36,12 @@ pub fn var(name: &str) -> Result<String, ApiError> {
     spin_sdk::variables::get(name).map_err(|e| ApiError::misconfigured(format!("Spin variable '{name}': {e}")))
 }
 
+/// The `cors_allowed_origins` variable, parsed.
+pub fn cors_policy() -> Result<crate::cors::CorsPolicy, ApiError> {
+    let raw = var("cors_allowed_origins")?;
+    crate::cors::CorsPolicy::parse(&raw).map_err(|e| ApiError::misconfigured(format!("Spin variable 'cors_allowed_origins': {e}")))
+}
+
 /// A numeric variable.
 pub fn var_num<T: std::str::FromStr>(name: &str) -> Result<T, ApiError> {
     let raw = var(name)?;

@@ -89,6 +89,43 @@ pub fn authorize(req: &IncomingRequest, expected: &str, variable: &str) -> Resul
     }
 }
 
+/// Who is calling an upload route: the holder of the master token, or a
+/// browser with a scoped upload token (`kiln_upload::tokens`).
+#[derive(Debug, Clone)]
+pub enum Caller {
+    Master,
+    Scoped(kiln_upload::tokens::Grant),
+}
+
+impl Caller {
+    /// Refuses a scoped caller on an upload its token did not create (404,
+    /// as for an upload that does not exist: a token learns nothing of
+    /// others' uploads).
+    pub fn check_owns(&self, id: &str, grant: Option<&kiln_upload::tokens::Scope>) -> Result<(), ApiError> {
+        match self {
+            Caller::Scoped(g) if grant.is_none_or(|s| s.token != g.id) => Err(ApiError::new(404, "not_found", format!("no upload {id:?} for this upload token"))),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// [`authorize`] for the upload routes, which also take scoped upload
+/// tokens: verified (signature, expiry) against `auth_token`; 401 with the
+/// reason otherwise.
+pub fn authorize_upload(req: &IncomingRequest, auth_token: &str) -> Result<Caller, ApiError> {
+    use kiln_upload::tokens;
+    let given = header(req, "authorization").unwrap_or_default();
+    match given.strip_prefix("Bearer ").map(str::trim) {
+        Some(token) if tokens::is_scoped(token) && !auth_token.is_empty() => {
+            let now_s = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+            tokens::verify(&tokens::signing_key(auth_token), token, now_s)
+                .map(Caller::Scoped)
+                .map_err(|e| ApiError::new(401, "unauthorized", e.to_string()))
+        }
+        _ => authorize(req, auth_token, "auth_token").map(|()| Caller::Master),
+    }
+}
+
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
@@ -104,7 +141,12 @@ pub fn json(status: u16, body: &impl serde::Serialize) -> Response {
 
 /// Writes `response` through the outparam (for handlers that keep working
 /// after answering).
-pub async fn respond(out: ResponseOutparam, response: Response) {
+pub async fn respond(out: ResponseOutparam, mut response: Response) {
+    EVERY_RESPONSE.with_borrow(|headers| {
+        for (name, value) in headers {
+            response.set_header(*name, value.clone());
+        }
+    });
     let body = response.body().to_vec();
     match OutgoingResponse::try_from(response) {
         Ok(outgoing) => {
@@ -114,6 +156,18 @@ pub async fn respond(out: ResponseOutparam, response: Response) {
         }
         Err(e) => eprintln!("kiln: building the response failed: {e}"),
     }
+}
+
+thread_local! {
+    /// Headers every response of the request being handled carries (CORS).
+    /// A Spin instance handles one request, on one thread.
+    static EVERY_RESPONSE: std::cell::RefCell<Vec<(&'static str, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Adds `headers` to every response [`respond`] writes from now on in this
+/// instance.
+pub fn add_to_every_response(headers: Vec<(&'static str, String)>) {
+    EVERY_RESPONSE.with_borrow_mut(|all| all.extend(headers));
 }
 
 /// Formats `Server-Timing: name;dur=ms, ...` (milliseconds, 1 decimal).

@@ -13,6 +13,7 @@ pub mod body;
 pub mod chaining;
 pub mod clock;
 pub mod config;
+pub mod cors;
 pub mod http;
 pub mod kv;
 pub mod last_words;

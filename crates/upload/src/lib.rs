@@ -36,6 +36,7 @@ pub mod ports;
 pub mod record;
 pub mod state;
 pub mod sweep;
+pub mod tokens;
 pub mod tus;
 
 pub use config::UploadConfig;

@@ -12,6 +12,7 @@ use crate::pipeline::Work;
 use crate::record::{Lease, Source, UploadRecord};
 use crate::ports::ObjectStore;
 use crate::state;
+use crate::tokens::Scope;
 use crate::{Kiln, Platform};
 use sha2::{Digest, Sha256};
 use std::time::Instant;
@@ -21,7 +22,9 @@ impl<P: Platform> Kiln<P> {
     /// `originals/<id>/<filename>` and converts it. The manifest returned is
     /// terminal, unless an attempt stopped on a passing failure (then it is
     /// still `converting` and will be finished by a later drive).
-    pub async fn post_image(&self, filename: Option<&str>, bytes: Vec<u8>) -> Result<Manifest, UploadError> {
+    /// `scope`: the scoped upload token sending it, whose formats are
+    /// enforced and which the record remembers.
+    pub async fn post_image(&self, filename: Option<&str>, bytes: Vec<u8>, scope: Option<Scope>) -> Result<Manifest, UploadError> {
         let started = Instant::now();
         if bytes.len() as u64 > self.config.max_upload_bytes {
             return Err(UploadError::TooLarge(format!("the image is {} bytes, over the {}-byte limit", bytes.len(), self.config.max_upload_bytes)));
@@ -31,6 +34,9 @@ impl<P: Platform> Kiln<P> {
             return Err(UploadError::TooLarge(format!("{}x{} is over the {} pixel limit", info.width, info.height, self.config.max_pixels)));
         }
         let mime = info.format.mime_type();
+        if let Some(scope) = &scope {
+            scope.check_mime(mime)?;
+        }
         let fallback = format!("image.{}", mime.trim_start_matches("image/").replace("jpeg", "jpg"));
         let id = ids::new_id();
         let key = keys::original_key(&id, &ids::safe_filename(filename.unwrap_or_default(), &fallback));
@@ -43,6 +49,7 @@ impl<P: Platform> Kiln<P> {
         original.mime_type = mime.to_string();
         record.manifest.attempts = 1;
         record.lease = Some(Lease::new(&owner, now, self.config.lease_ms));
+        record.grant = scope;
 
         self.objects.put(&keys::marker_key(&id), id.as_bytes(), "text/plain").await?;
         let stored = state::create(&self.state, record).await?;

@@ -133,6 +133,9 @@ pub struct UploadRecord {
     /// Why the last attempt stopped short.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_error: Option<String>,
+    /// The scoped upload token that created it (none: the master token).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub grant: Option<crate::tokens::Scope>,
 }
 
 /// What [`UploadRecord::claim`] decided.
@@ -153,7 +156,7 @@ pub enum Claim {
 impl UploadRecord {
     /// A record at the start of its life.
     pub fn new(source: Source, manifest: Manifest, now: u64) -> UploadRecord {
-        UploadRecord { rev: String::new(), source, created_ms: now, manifest, tus: None, lease: None, multipart: None, last_error: None }
+        UploadRecord { rev: String::new(), source, created_ms: now, manifest, tus: None, lease: None, multipart: None, last_error: None, grant: None }
     }
 
     pub fn id(&self) -> &str {

@@ -219,7 +219,7 @@ async fn patch_once(env: &Env, id: &str, offset: u64, body: &[u8]) {
 async fn one_shot_client(env: Rc<Env>, data: Vec<u8>) {
     // The client gets no id until it gets an answer; a crash leaves a record
     // behind that must still end terminal (checked over all records).
-    let _ = env.op(env.kiln.post_image(Some("one.png"), data)).await;
+    let _ = env.op(env.kiln.post_image(Some("one.png"), data, None)).await;
 }
 
 async fn event_client(env: Rc<Env>, n: usize, data: Vec<u8>) {

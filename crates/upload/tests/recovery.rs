@@ -66,7 +66,7 @@ fn attempts_run_out_into_a_failure_with_the_reason() {
     let world = world(22);
     let kiln = kiln(&world);
     world.converters.unreachable.set(1.0);
-    let manifest = block_on(kiln.post_image(Some("a.png"), png(12, 12, 22))).unwrap();
+    let manifest = block_on(kiln.post_image(Some("a.png"), png(12, 12, 22), None)).unwrap();
     assert_eq!(manifest.status, Status::Converting);
     for _ in 0..small_config().max_attempts {
         world.clock.advance(small_config().lease_ms);
@@ -112,7 +112,7 @@ fn a_one_shot_upload_interrupted_before_its_original_was_stored_fails_visibly() 
     let world = world(25);
     let kiln = kiln(&world);
     world.objects.script("PUT originals/", Fault::Fail);
-    let refused = block_on(kiln.post_image(Some("a.png"), png(12, 12, 25)));
+    let refused = block_on(kiln.post_image(Some("a.png"), png(12, 12, 25), None));
     assert!(matches!(refused, Err(UploadError::Storage(_))));
     // Its record is terminal at once, with the reason.
     let ids: Vec<String> = world.state.keys().into_iter().filter_map(|k| k.strip_prefix("upload/").map(String::from)).collect();
@@ -174,7 +174,7 @@ fn the_sweep_converts_originals_whose_event_was_lost_and_re_drives_stalled_ones(
     assert_eq!(manifest.id, keys::event_id("kiln", key));
 
     // A conversion whose worker died is listed for re-driving once its lease expires.
-    let stalled = block_on(kiln.post_image(Some("b.png"), png(12, 12, 28)));
+    let stalled = block_on(kiln.post_image(Some("b.png"), png(12, 12, 28), None));
     let stalled = stalled.unwrap();
     assert_eq!(stalled.status, Status::Done);
     let data = png(12, 12, 29);
@@ -212,7 +212,7 @@ fn bug_3_two_originals_differing_only_in_extension_keep_their_own_variants() {
 fn events_must_match_the_object_and_cannot_hijack_an_upload() {
     let world = world(31);
     let kiln = kiln(&world);
-    let done = block_on(kiln.post_image(Some("a.png"), png(12, 12, 31))).unwrap();
+    let done = block_on(kiln.post_image(Some("a.png"), png(12, 12, 31), None)).unwrap();
     let writes = world.state.writes().len();
     // The store's own notification of kiln's original, and re-deliveries: nothing to do.
     let own = block_on(kiln.accept_events(&s3_event(&done.original.key, done.original.etag.as_deref()))).unwrap();
@@ -258,7 +258,7 @@ fn a_refused_variant_makes_a_partial_manifest_that_keeps_the_others() {
     let world = world(33);
     let kiln = kiln(&world);
     world.converters.refusing.borrow_mut().push("avif".into());
-    let manifest = block_on(kiln.post_image(None, png(12, 12, 34))).unwrap();
+    let manifest = block_on(kiln.post_image(None, png(12, 12, 34), None)).unwrap();
     assert_eq!(manifest.status, Status::Partial);
     let formats: Vec<_> = manifest.variants.iter().map(|v| (v.format.as_str(), v.status)).collect();
     assert_eq!(
@@ -279,7 +279,7 @@ fn uploads_work_on_a_state_store_that_misreports_swaps() {
     let manifest = upload(&kiln, &data, 40);
     assert_eq!(manifest.status, Status::Done);
     assert_eq!(world.objects.bytes(&manifest.original.key).unwrap(), data);
-    assert_eq!(block_on(kiln.post_image(None, data)).unwrap().status, Status::Done);
+    assert_eq!(block_on(kiln.post_image(None, data, None)).unwrap().status, Status::Done);
 }
 
 #[test]

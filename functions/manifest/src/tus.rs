@@ -6,7 +6,7 @@
 
 use kiln_spin::body::{drain, read_capped};
 use kiln_spin::config::{upload_config, Config};
-use kiln_spin::http::{authorize, content_length, header, respond, ApiError};
+use kiln_spin::http::{authorize_upload, content_length, header, respond, ApiError, Caller};
 use kiln_upload::tus::header::{self as grammar, Concat, CHECKSUM_ALGORITHMS, EXTENSIONS, OFFSET_OCTET_STREAM, TUS_VERSION};
 use kiln_upload::tus::{Begun, ConcatView, NewUpload, TusView};
 use kiln_upload::{ids, pipeline::Work, Kiln};
@@ -33,7 +33,7 @@ pub async fn handle(req: IncomingRequest, rest: &str, out: ResponseOutparam) {
         return crate::uploads::get(req, rest, out).await;
     }
     let result = match checked(&req, method.clone()) {
-        Ok(config) => dispatch(req, method, rest, config).await,
+        Ok((config, caller)) => dispatch(req, method, rest, config, caller).await,
         Err(e) => {
             drain(req).await;
             Err(e)
@@ -67,27 +67,28 @@ fn effective_method(req: &IncomingRequest) -> Method {
     }
 }
 
-/// Auth and the `Tus-Resumable` version, required on every request but OPTIONS.
-fn checked(req: &IncomingRequest, method: Method) -> Result<Config, ApiError> {
+/// Auth (the master token or a scoped upload token) and the
+/// `Tus-Resumable` version, required on every request but OPTIONS.
+fn checked(req: &IncomingRequest, method: Method) -> Result<(Config, Caller), ApiError> {
     let config = Config::load()?;
     if method == Method::Options {
-        return Ok(config);
+        return Ok((config, Caller::Master));
     }
-    authorize(req, &config.auth_token, "auth_token")?;
+    let caller = authorize_upload(req, &config.auth_token)?;
     if header(req, "tus-resumable").as_deref() != Some(TUS_VERSION) {
         return Err(ApiError::new(412, "precondition_failed", "Tus-Resumable: 1.0.0 is required"));
     }
-    Ok(config)
+    Ok((config, caller))
 }
 
-async fn dispatch(req: IncomingRequest, method: Method, id: &str, config: Config) -> Result<Outcome, ApiError> {
+async fn dispatch(req: IncomingRequest, method: Method, id: &str, config: Config, caller: Caller) -> Result<Outcome, ApiError> {
     if method == Method::Options {
         drain(req).await;
         return options(&config).map(Outcome::from);
     }
     if id.is_empty() {
         return match method {
-            Method::Post => create(req, &config).await,
+            Method::Post => create(req, &config, &caller).await,
             _ => Err(ApiError::new(405, "method_not_allowed", "POST creates an upload")),
         };
     }
@@ -96,6 +97,16 @@ async fn dispatch(req: IncomingRequest, method: Method, id: &str, config: Config
         return Err(ApiError::new(404, "not_found", format!("no upload {id:?}")));
     }
     let kiln = kiln_spin::kiln(&config)?;
+    if let Caller::Scoped(_) = caller {
+        let owned = match kiln.record(id).await {
+            Ok(record) => caller.check_owns(id, record.as_ref().and_then(|r| r.grant.as_ref())),
+            Err(e) => Err(e.into()),
+        };
+        if let Err(e) = owned {
+            drain(req).await;
+            return Err(e);
+        }
+    }
     match method {
         Method::Head => Ok(reply(200, &view_headers(&kiln.tus_head(id).await?, true)).into()),
         Method::Patch => patch(req, id, kiln).await,
@@ -160,15 +171,19 @@ fn view_headers(view: &TusView, full: bool) -> Vec<(&'static str, String)> {
 }
 
 /// `POST /v1/uploads`: creation, creation-with-upload, concatenation.
-async fn create(req: IncomingRequest, config: &Config) -> Result<Outcome, ApiError> {
+async fn create(req: IncomingRequest, config: &Config, caller: &Caller) -> Result<Outcome, ApiError> {
+    let kiln = kiln_spin::kiln(config)?;
     let new = match new_upload(&req) {
+        Ok(new) => scoped(new, caller, &kiln).await,
+        Err(e) => Err(e),
+    };
+    let new = match new {
         Ok(new) => new,
         Err(e) => {
             drain(req).await;
             return Err(e);
         }
     };
-    let kiln = kiln_spin::kiln(config)?;
     let with_body = header(&req, "content-type").is_some_and(|ct| ct.starts_with(OFFSET_OCTET_STREAM));
     let created = match kiln.tus_create(new).await {
         Ok(created) => created,
@@ -192,6 +207,21 @@ async fn create(req: IncomingRequest, config: &Config) -> Result<Outcome, ApiErr
     Ok(Outcome { response: reply(201, &headers), work: patched.work })
 }
 
+/// A scoped token's limits on a new upload, checked before one of its
+/// uploads is spent: a length within its `max_bytes`, no concatenation.
+async fn scoped(mut new: NewUpload, caller: &Caller, kiln: &Kiln<OnSpin>) -> Result<NewUpload, ApiError> {
+    let Caller::Scoped(grant) = caller else { return Ok(new) };
+    if new.concat.is_some() {
+        return Err(ApiError::new(403, "forbidden", "parallel uploads (Upload-Concat) need the master token"));
+    }
+    if let Some(length) = new.length.filter(|&l| l > grant.max_bytes) {
+        return Err(ApiError::new(413, "too_large", format!("Upload-Length {length} is over this upload token's max_bytes {}", grant.max_bytes)));
+    }
+    kiln.spend_upload_token(grant).await?;
+    new.scope = Some(grant.scope());
+    Ok(new)
+}
+
 fn new_upload(req: &IncomingRequest) -> Result<NewUpload, ApiError> {
     let number = |name: &str| -> Result<Option<u64>, ApiError> {
         header(req, name)
@@ -204,6 +234,7 @@ fn new_upload(req: &IncomingRequest) -> Result<NewUpload, ApiError> {
         defer_length: header(req, "upload-defer-length").is_some(),
         metadata: header(req, "upload-metadata").unwrap_or_default(),
         concat,
+        scope: None,
     })
 }
 

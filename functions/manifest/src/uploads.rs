@@ -4,7 +4,7 @@
 
 use kiln_spin::body::{drain, read_capped};
 use kiln_spin::config::{upload_config, Config};
-use kiln_spin::http::{authorize, content_length, json, respond, ApiError};
+use kiln_spin::http::{authorize_upload, content_length, json, respond, ApiError, Caller};
 use kiln_upload::manifest::Status;
 use kiln_upload::{ids, Clock};
 use spin_sdk::http::{IncomingRequest, Response, ResponseOutparam};
@@ -14,12 +14,14 @@ use spin_sdk::http::{IncomingRequest, Response, ResponseOutparam};
 pub async fn get(req: IncomingRequest, id: &str, out: ResponseOutparam) {
     let result = async {
         let config = Config::load()?;
-        authorize(&req, &config.auth_token, "auth_token")?;
+        let caller = authorize_upload(&req, &config.auth_token)?;
         if !ids::is_valid_id(id) {
             return Err(ApiError::new(404, "not_found", format!("no upload {id:?}")));
         }
         let kiln = kiln_spin::kiln(&config)?;
-        let record = kiln.record(id).await?.ok_or_else(|| ApiError::new(404, "not_found", format!("no upload {id:?}")))?;
+        let record = kiln.record(id).await?;
+        caller.check_owns(id, record.as_ref().and_then(|r| r.grant.as_ref()))?;
+        let record = record.ok_or_else(|| ApiError::new(404, "not_found", format!("no upload {id:?}")))?;
         let response = match (&record.tus, record.status()) {
             (Some(tus), Status::Uploading) => {
                 json(202, &serde_json::json!({"id": id, "status": Status::Uploading, "offset": tus.offset, "length": tus.length}))
@@ -61,11 +63,17 @@ pub async fn post_image(req: IncomingRequest, out: ResponseOutparam) {
 
 async fn one_shot(req: IncomingRequest) -> Result<Response, ApiError> {
     let config = Config::load()?;
-    if let Err(e) = authorize(&req, &config.auth_token, "auth_token") {
-        drain(req).await;
-        return Err(e);
+    let caller = match authorize_upload(&req, &config.auth_token) {
+        Ok(caller) => caller,
+        Err(e) => {
+            drain(req).await;
+            return Err(e);
+        }
+    };
+    let mut cap = upload_config(&config)?.max_request_bytes;
+    if let Caller::Scoped(grant) = &caller {
+        cap = cap.min(grant.max_bytes);
     }
-    let cap = upload_config(&config)?.max_request_bytes;
     let filename = query_param(&req.path_with_query().unwrap_or_default(), "filename");
     let declared = content_length(&req);
     let body = read_capped(req.into_body_stream(), declared, cap, "image body").await.map_err(|e| {
@@ -76,7 +84,16 @@ async fn one_shot(req: IncomingRequest) -> Result<Response, ApiError> {
         }
     })?;
     let kiln = kiln_spin::kiln(&config)?;
-    let manifest = kiln.post_image(filename.as_deref(), body).await?;
+    // A scoped token's format is checked before one of its uploads is spent.
+    let scope = match &caller {
+        Caller::Scoped(grant) => {
+            grant.scope().check_image(&body)?;
+            kiln.spend_upload_token(grant).await?;
+            Some(grant.scope())
+        }
+        Caller::Master => None,
+    };
+    let manifest = kiln.post_image(filename.as_deref(), body, scope).await?;
     let status = if manifest.status.is_terminal() { 201 } else { 202 };
     let mut response = json(status, &manifest);
     response.set_header("location", format!("/v1/uploads/{}", manifest.id));

@@ -39,6 +39,8 @@ pub struct NewUpload {
     /// The raw `Upload-Metadata` header.
     pub metadata: String,
     pub concat: Option<Concat>,
+    /// The scoped upload token creating it, if any.
+    pub scope: Option<crate::tokens::Scope>,
 }
 
 /// How an upload takes part in concatenation.
@@ -83,6 +85,7 @@ pub struct Ticket {
     offset: u64,
     owner: String,
     tus: TusState,
+    scope: Option<crate::tokens::Scope>,
 }
 
 impl Ticket {
@@ -218,6 +221,7 @@ impl<P: Platform> Kiln<P> {
         let status = if is_final { Status::Assembling } else { Status::Uploading };
         let mut record = UploadRecord::new(Source::Tus, Manifest::new(&id, status, &key), now);
         record.tus = Some(tus);
+        record.grant = new.scope;
         let owner = ids::nonce();
         if is_final {
             record.manifest.attempts = 1;
@@ -331,7 +335,7 @@ impl<P: Platform> Kiln<P> {
             Decision::Noop => Begun::Noop(TusView::of(id, tus_of(&stored.record)?)),
             Decision::Lock => {
                 let tus = tus_of(&stored.record)?.clone();
-                Begun::Locked(Ticket { id: id.to_string(), offset, owner, tus })
+                Begun::Locked(Ticket { id: id.to_string(), offset, owner, tus, scope: stored.record.grant.clone() })
             }
         })
     }
@@ -441,7 +445,11 @@ impl<P: Platform> Kiln<P> {
         // Partial uploads are probed when concatenated: only the first holds a header.
         if ticket.offset == 0 && !body.is_empty() && ticket.tus.kind == Kind::Whole {
             let whole = body.len() as u64 == ticket.tus.length;
-            return probe_first(body, whole, self.config.max_pixels);
+            let header = probe_first(body, whole, self.config.max_pixels)?;
+            if let (Some(scope), Some(h)) = (&ticket.scope, &header) {
+                scope.check_mime(&h.mime_type)?;
+            }
+            return Ok(header);
         }
         Ok(None)
     }
