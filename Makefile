@@ -1,5 +1,5 @@
 # kiln — the two commands a fresh machine needs are `make up` and `make test`.
-.PHONY: setup build up test fuzz bench load calibrate study study-quick clean
+.PHONY: setup build up test cluster fuzz bench load calibrate study study-quick clean
 
 setup:
 	scripts/setup.sh
@@ -18,6 +18,14 @@ up:
 test: build
 	cargo test --locked
 	scripts/fuzz.sh --ci
+
+# Shared state on Redis, on one machine: redis-server, two `spin up` on it
+# (runtime-config.toml + [key_value_store.default] type = "redis"), one
+# kiln-store, haproxy round-robin in front; tus uploads alternating,
+# racing and surviving a killed instance (tests/tests/redis_cluster.rs; also
+# part of `make test`).
+cluster: build
+	cargo test --locked -p kiln-e2e --test redis_cluster -- --nocapture
 
 # Fuzzes every target for $FUZZ_SECONDS (default 300) each; FUZZ_TARGETS
 # picks some (fuzz/README.md). Fails on any crash, printing its input.

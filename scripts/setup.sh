@@ -5,6 +5,7 @@
 # emscripten only for its SSE2-on-wasm-SIMD headers (libwebp's SSE2 kernels
 # in wasm, scripts/build-components.sh), and
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
+# redis-server and haproxy for the two-instance shared-state test,
 # and tus-js-client (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end test with an unmodified tus client.
 # With --study, also the reference tools the glue-cost study compares kiln
@@ -23,7 +24,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy)
 if [ "${1:-}" = "--study" ]; then
   packages+=(libvips-tools webp libjpeg-turbo-progs time)
 fi

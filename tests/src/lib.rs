@@ -7,6 +7,7 @@
 pub mod hostile;
 pub mod images;
 pub mod process;
+pub mod cluster;
 
 use process::{free_port, wait_for_http, Guard};
 use rusty_s3::{Bucket, Credentials, S3Action, UrlStyle};
@@ -46,6 +47,8 @@ pub struct Stack {
     agent: ureq::Agent,
     port: u16,
     spin_env: Vec<(String, String)>,
+    /// Spin's runtime config (default: the repo's runtime-config.toml).
+    runtime_config: PathBuf,
     spin: Option<Guard>,
     /// Between spin and the store, when the stack was started with faults.
     faults: Option<kiln_faults::Proxy>,
@@ -95,7 +98,17 @@ impl Stack {
         Self::launch(name, spin_env, true, true)
     }
 
+    /// A stack whose `spin up` reads `runtime_config` (e.g. key-value on
+    /// Redis) and whose store announces nothing.
+    pub fn start_with_runtime_config(name: &str, runtime_config: PathBuf) -> Stack {
+        Self::launch_with(name, &[], false, false, runtime_config)
+    }
+
     fn launch(name: &str, spin_env: &[(&str, &str)], notify: bool, faults: bool) -> Stack {
+        Self::launch_with(name, spin_env, notify, faults, repo_root().join("runtime-config.toml"))
+    }
+
+    fn launch_with(name: &str, spin_env: &[(&str, &str)], notify: bool, faults: bool, runtime_config: PathBuf) -> Stack {
         let root = repo_root();
         let dir = std::env::temp_dir().join(format!("kiln-e2e-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -110,7 +123,7 @@ impl Stack {
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
         let spin_env = spin_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
         let faults = faults.then(|| kiln_faults::Proxy::start(&s3).expect("the fault proxy starts"));
-        let mut stack = Stack { api, s3, token, events_token, dir, agent, port, spin_env, spin: None, faults, _store: store };
+        let mut stack = Stack { api, s3, token, events_token, dir, agent, port, spin_env, runtime_config, spin: None, faults, _store: store };
         stack.start_spin();
         stack
     }
@@ -118,18 +131,27 @@ impl Stack {
     /// Starts `spin up` (again, after [`Stack::kill_spin`]): the same port,
     /// state dir (key-value) and store.
     pub fn start_spin(&mut self) {
+        let spin = self.spawn_spin(self.port, "spin");
+        self.spin = Some(spin);
+    }
+
+    /// Another `spin up` of the same app on `port`, with the same tokens,
+    /// store and runtime config (its own log and state dir, named `name`):
+    /// a second instance sharing this stack's state when that is Redis.
+    pub fn spawn_spin(&self, port: u16, name: &str) -> Guard {
         let root = repo_root();
-        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.join("spin.log")).unwrap();
+        let log_path = self.dir.join(format!("{name}.log"));
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).unwrap();
         let mut cmd = Command::new(spin_binary(&root));
         cmd.args(["up", "--from"])
             .arg(root.join("spin.toml"))
-            .args(["--listen", &format!("127.0.0.1:{}", self.port)])
+            .args(["--listen", &format!("127.0.0.1:{port}")])
             .arg("--state-dir")
-            .arg(self.dir.join("spin-state"))
+            .arg(self.dir.join(format!("{name}-state")))
             .args(["--max-instance-memory", &MAX_INSTANCE_MEMORY.to_string()])
             // As `make up` runs it (connection pooling off: runtime-config.toml).
             .arg("--runtime-config-file")
-            .arg(root.join("runtime-config.toml"))
+            .arg(&self.runtime_config)
             .env("SPIN_VARIABLE_AUTH_TOKEN", &self.token)
             .env("SPIN_VARIABLE_EVENTS_TOKEN", &self.events_token)
             .env("SPIN_VARIABLE_S3_ENDPOINT", self.faults.as_ref().map_or(self.s3.clone(), |f| f.url()))
@@ -142,9 +164,9 @@ impl Stack {
         for (k, v) in &self.spin_env {
             cmd.env(k, v);
         }
-        let spin = Guard::spawn(cmd, self.dir.join("spin.log"));
-        wait_for_http(&format!("{}/", self.api), Duration::from_secs(180), &spin);
-        self.spin = Some(spin);
+        let spin = Guard::spawn(cmd, log_path);
+        wait_for_http(&format!("http://127.0.0.1:{port}/"), Duration::from_secs(180), &spin);
+        spin
     }
 
     /// The fault-injecting proxy between spin and the store.
@@ -209,9 +231,14 @@ impl Stack {
     /// A request of any method to an API path with the right token, the
     /// `Tus-Resumable` header and `headers`.
     pub fn tus(&self, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
+        self.tus_at(&self.api, method, path, headers, body)
+    }
+
+    /// [`Stack::tus`] to another instance of the app (`base` URL).
+    pub fn tus_at(&self, base: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> Reply {
         let mut req = ureq::http::Request::builder()
             .method(method)
-            .uri(format!("{}{path}", self.api))
+            .uri(format!("{base}{path}"))
             .header("authorization", format!("Bearer {}", self.token))
             .header("tus-resumable", "1.0.0");
         for (k, v) in headers {
@@ -252,10 +279,16 @@ impl Stack {
     /// manifest is finished (200) and returns it. 202 (uploading,
     /// converting) and 404 (an event not processed yet) mean "not yet".
     pub fn wait_for_manifest(&self, url: &str) -> serde_json::Value {
-        let path = url.trim_start_matches(&self.api);
+        self.wait_for_manifest_at(&self.api, url.trim_start_matches(&self.api))
+    }
+
+    /// [`Stack::wait_for_manifest`] through another instance or a load
+    /// balancer (`base` URL).
+    pub fn wait_for_manifest_at(&self, base: &str, path: &str) -> serde_json::Value {
         let started = std::time::Instant::now();
         loop {
-            let reply = self.get_with_token(path);
+            let url = format!("{base}{path}");
+            let reply = into_reply(self.agent.get(&url).header("authorization", format!("Bearer {}", self.token)).call().expect("GET failed"));
             match reply.status {
                 200 => return reply.json(),
                 202 | 404 => {}
