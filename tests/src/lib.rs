@@ -451,14 +451,16 @@ fn start_store(root: &Path, dir: &Path, notify: Option<(&str, &str)>) -> (Guard,
     (guard, url)
 }
 
-/// `spin` from PATH, else `../shared/bin/spin`.
+/// `spin` from PATH, else one `scripts/install-spin.sh` put in
+/// `.kiln/bin`, else `../shared/bin/spin` (scripts/spin-path.sh's order).
 pub fn spin_binary(root: &Path) -> PathBuf {
     let on_path = std::env::var_os("PATH")
         .into_iter()
         .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
         .map(|d| d.join("spin"))
         .find(|p| p.is_file());
-    on_path.unwrap_or_else(|| {
+    let installed = root.join(".kiln/bin/spin");
+    on_path.or_else(|| installed.is_file().then_some(installed)).unwrap_or_else(|| {
         let shared = root.join("../shared/bin/spin");
         assert!(shared.exists(), "spin not found on PATH nor at {}", shared.display());
         shared
