@@ -121,7 +121,8 @@ impl Stack {
         let events_url = format!("{api}/v1/events");
         let (store, s3) = start_store(&root, &dir, notify.then_some((events_url.as_str(), events_token.as_str())));
         let agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
-        let spin_env = spin_env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        // "{api}" in a value is this stack's own URL (known only here).
+        let spin_env = spin_env.iter().map(|(k, v)| (k.to_string(), v.replace("{api}", &api))).collect();
         let faults = faults.then(|| kiln_faults::Proxy::start(&s3).expect("the fault proxy starts"));
         let mut stack = Stack { api, s3, token, events_token, dir, agent, port, spin_env, runtime_config, spin: None, faults, _store: store };
         stack.start_spin();

@@ -79,3 +79,21 @@ fn split_mode_reports_each_converters_stages() {
         assert!(v["linear_memory"].as_u64().is_some_and(|m| m <= INSTANCE_MEMORY), "{v}");
     }
 }
+
+/// `avif_converter_origin` (deploy/: AVIF in a SpinApp of its own): the
+/// manifest calls the AVIF converter there over HTTP instead of Spin's
+/// chaining. Pointed at this instance's own public route it works; pointed
+/// at nothing, the AVIF variant is the one that does not arrive.
+#[test]
+fn the_avif_converter_can_live_elsewhere() {
+    let photo = std::fs::read(corpus().join("photos/path-2560x1600.jpg")).unwrap();
+    let s = Stack::start_with("avif-origin", &[("SPIN_VARIABLE_AVIF_CONVERTER_ORIGIN", "{api}")]);
+    let manifest = s.post("/v1/images", "image/jpeg", &photo, Some(&s.token)).json();
+    assert_eq!(manifest["status"], "done", "{manifest:#}");
+    let nowhere = Stack::start_with("avif-nowhere", &[("SPIN_VARIABLE_AVIF_CONVERTER_ORIGIN", "http://127.0.0.1:9"), ("SPIN_VARIABLE_CONVERTER_TIMEOUT_SECONDS", "5")]);
+    let manifest = nowhere.post("/v1/images", "image/jpeg", &photo, Some(&nowhere.token)).json();
+    let variants = manifest["variants"].as_array().unwrap();
+    let status = |f: &str| variants.iter().find(|v| v["format"] == f).map(|v| v["status"].as_str().unwrap_or_default().to_string());
+    assert_eq!(status("webp").as_deref(), Some("done"), "{manifest:#}");
+    assert_ne!(status("avif").as_deref(), Some("done"), "{manifest:#}");
+}

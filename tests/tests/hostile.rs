@@ -93,10 +93,15 @@ fn storage_failure_is_a_502_after_retries() {
 }
 
 #[test]
-fn wrong_method_is_405() {
+fn wrong_method_is_405_and_get_is_the_health_check() {
     let s = stack();
-    let reply = s.get_url(&format!("{}/v1/convert/webp", s.api));
-    assert_error(&reply, 405, "method_not_allowed", "GET");
+    let reply = s.request("DELETE", "/v1/convert/webp", &[], b"");
+    assert_error(&reply, 405, "method_not_allowed", "POST");
+    // GET answers readiness probes (deploy/) without a token or any work.
+    for path in ["/v1/convert/webp", "/v1/convert/avif", "/v1/thumbnail", "/healthz"] {
+        let health = s.get_url(&format!("{}{path}", s.api));
+        assert_eq!((health.status, health.json()["status"].as_str()), (200, Some("ok")), "{path}");
+    }
 }
 
 #[test]

@@ -61,7 +61,7 @@ struct Job {
 
 fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError> {
     if req.method() != Method::Post {
-        return Err(ApiError::new(405, "method_not_allowed", "use POST with an image body or {\"key\": \"...\"}"));
+        return Err(ApiError::new(405, "method_not_allowed", "use POST with an image body or {\"key\": \"...\"} (GET is the health check)"));
     }
     let config = Config::load()?;
     authorize(req, &config.auth_token, "auth_token")?;
@@ -73,6 +73,10 @@ fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError
 }
 
 async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
+    // A health check (Kubernetes readiness, deploy/): no auth, no work.
+    if req.method() == Method::Get {
+        return Ok(kiln_spin::http::json(200, &serde_json::json!({"status": "ok"})));
+    }
     let job = match prepare(&req, converter) {
         Ok(job) => job,
         Err(e) => {

@@ -37,6 +37,10 @@ const SHARED_STAGES: [&str; 4] = ["fetch", "probe", "decode", "resize"];
 
 pub struct ChainedConverters {
     pub token: String,
+    /// Where the AVIF converter is (`avif_converter_origin`): Spin's
+    /// chaining by default, or a Service of its own when a deployment
+    /// scales it apart from the rest (deploy/).
+    pub avif_origin: String,
     pub combined: bool,
     /// Converters called at once in split mode (1..=4).
     pub width: usize,
@@ -137,7 +141,12 @@ impl Converters for ChainedConverters {
     fn convert<'a>(&'a self, key: &'a str, formats: &'a [String]) -> impl Stream<Item = Converted> + 'a {
         let split = (!self.combined).then(|| {
             let calls = formats.iter().filter_map(|f| CONVERTERS.iter().find(|(name, _)| name == f));
-            futures::stream::iter(calls).map(move |(format, url)| self.convert_one(format, url, key)).buffer_unordered(self.width.max(1))
+            futures::stream::iter(calls)
+                .map(move |(format, url)| async move {
+                    let url = if *format == "avif" { format!("{}/v1/convert/avif", self.avif_origin) } else { url.to_string() };
+                    self.convert_one(format, &url, key).await
+                })
+                .buffer_unordered(self.width.max(1))
         });
         let combined = self
             .combined

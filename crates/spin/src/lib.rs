@@ -39,6 +39,7 @@ impl Platform for OnSpin {
 pub fn kiln(config: &Config) -> Result<Kiln<OnSpin>, ApiError> {
     let converters = chaining::ChainedConverters {
         token: config.auth_token.clone(),
+        avif_origin: var("avif_converter_origin")?.trim().trim_end_matches('/').to_string(),
         combined: var("conversion_mode")?.trim() == "combined",
         width: var_num::<usize>("fanout_width")?.clamp(1, chaining::CONVERTERS.len()),
         timeout: Duration::from_secs(var_num("converter_timeout_seconds")?),

@@ -6,6 +6,7 @@
 //! - `POST /v1/images` — a whole image in one request ([`uploads`]).
 //! - `POST /v1/events` — object-storage notifications ([`events`]).
 //! - `POST /v1/sweep` — the periodic sweep ([`sweep`]).
+//! - `GET /healthz` — a health check (readiness probes).
 //! - `POST /v1/upload-tokens` — scoped upload tokens for browsers
 //!   ([`tokens`]); the upload routes take them in place of the master token.
 //!
@@ -59,6 +60,8 @@ async fn handle(req: IncomingRequest, out: ResponseOutparam) {
         (Method::Post, "/v1/events") => events::handle(req, out).await,
         (Method::Post, "/v1/sweep") => sweep::handle(req, out).await,
         (Method::Post, "/v1/upload-tokens") => tokens::issue(req, out).await,
+        // A health check (Kubernetes readiness, deploy/): no auth, no state.
+        (Method::Get, "/healthz") => respond(out, kiln_spin::http::json(200, &serde_json::json!({"status": "ok"}))).await,
         (_, "/v1/images" | "/v1/events" | "/v1/sweep" | "/v1/upload-tokens") => {
             respond(out, ApiError::new(405, "method_not_allowed", "use POST").into_response()).await
         }
