@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds kiln's Spin components for wasm32-wasip2, one cargo invocation per
 # component so each .wasm links only its own encoder's features.
-# Usage: scripts/build-components.sh [webp|avif|jpeg|all|thumbnail|manifest]...  (default: all)
+# Usage: scripts/build-components.sh [webp|avif|jpeg|all|thumbnail|manifest|upload-page]...  (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,11 +32,12 @@ aom="$(scripts/build-libaom-wasm.sh "$sysroot")"
 export LIB_AOM_STATIC_LIB_PATH="$aom/lib" LIB_AOM_INCLUDE_PATH="$aom/include" LIB_AOM_PKG_CONFIG_PATH="$aom/lib/pkgconfig"
 
 components=("$@")
-[ ${#components[@]} -gt 0 ] || components=(webp avif jpeg all thumbnail manifest)
+[ ${#components[@]} -gt 0 ] || components=(webp avif jpeg all thumbnail manifest upload-page)
 for c in "${components[@]}"; do
   case "$c" in
     thumbnail) pkg=kiln-thumbnail ;;
     manifest) pkg=kiln-manifest ;;
+    upload-page) pkg=kiln-upload-page; scripts/build-upload-page.sh ;;
     webp|avif|jpeg|all) pkg="kiln-convert-$c" ;;
     *) echo "unknown component: $c" >&2; exit 2 ;;
   esac

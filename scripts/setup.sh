@@ -6,8 +6,11 @@
 # in wasm, scripts/build-components.sh), and
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
 # redis-server and haproxy for the two-instance shared-state test,
-# and tus-js-client (npm, pinned in tests/node/package-lock.json) for the
-# end-to-end test with an unmodified tus client.
+# chromium for the upload page's browser test, and tus-js-client and
+# puppeteer-core (npm, pinned in tests/node/package-lock.json) for the
+# end-to-end tests with an unmodified tus client and in Chromium. (The
+# upload page's own npm packages are installed by its build,
+# scripts/build-upload-page.sh.)
 # With --study, also the reference tools the glue-cost study compares kiln
 # with (`make study`): libvips-tools (vips, vipsthumbnail), webp (cwebp),
 # libjpeg-turbo-progs (cjpeg), and GNU time, which reads each process' peak
@@ -24,7 +27,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium)
 if [ "${1:-}" = "--study" ]; then
   packages+=(libvips-tools webp libjpeg-turbo-progs time)
 fi
@@ -40,9 +43,10 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
-if [ ! -d "$root/tests/node/node_modules/tus-js-client" ]; then
-  command -v npm >/dev/null || { echo "npm is needed for the tus-js-client test (install Node.js)" >&2; exit 1; }
-  log "installing tus-js-client for the e2e tests (npm ci)"
+node="$root/tests/node"
+if [ ! -d "$node/node_modules/puppeteer-core" ] || [ "$node/package-lock.json" -nt "$node/node_modules/.package-lock.json" ]; then
+  command -v npm >/dev/null || { echo "npm is needed for the tus-js-client and browser tests (install Node.js 18 or newer)" >&2; exit 1; }
+  log "installing tus-js-client and puppeteer-core for the e2e tests (npm ci)"
   npm ci --prefix "$root/tests/node" --no-audit --no-fund --loglevel=error >/dev/null
 fi
 

@@ -51,6 +51,7 @@ fn spin_toml() -> (BTreeSet<String>, BTreeSet<String>) {
 fn every_manifest_in_deploy_is_valid() {
     let (components, variables) = spin_toml();
     let mut spinapps = 0;
+    let mut deployed = std::collections::BTreeSet::new();
     let mut files: Vec<_> = std::fs::read_dir(repo_root().join("deploy")).unwrap().map(|e| e.unwrap().path()).collect();
     files.sort();
     for path in files.iter().filter(|p| p.extension().is_some_and(|e| e == "yaml")) {
@@ -69,6 +70,7 @@ fn every_manifest_in_deploy_is_valid() {
             assert!(errors.is_empty(), "{} {name}: {errors:#?}", path.display());
             for c in doc["spec"]["components"].as_array().into_iter().flatten() {
                 assert!(components.contains(c.as_str().unwrap()), "{name}: component {c} is not in spin.toml");
+                deployed.insert(c.as_str().unwrap().to_string());
             }
             for v in doc["spec"]["variables"].as_array().into_iter().flatten() {
                 assert!(variables.contains(v["name"].as_str().unwrap()), "{name}: variable {} is not in spin.toml", v["name"]);
@@ -76,6 +78,9 @@ fn every_manifest_in_deploy_is_valid() {
         }
     }
     assert!(spinapps >= 2, "deploy/ holds {spinapps} SpinApps");
+    // Every component of spin.toml runs in some SpinApp.
+    let missing: Vec<_> = components.iter().filter(|c| !deployed.contains(*c)).collect();
+    assert!(missing.is_empty(), "components no SpinApp in deploy/ runs: {missing:?}");
 }
 
 #[test]

@@ -9,6 +9,7 @@
 
 #![allow(async_fn_in_trait)]
 
+pub mod assets;
 pub mod body;
 pub mod chaining;
 pub mod clock;
