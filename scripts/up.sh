@@ -50,6 +50,7 @@ kiln is starting.
     POST /v1/events         (object-storage notifications, events token)
     POST /v1/sweep          (recovery and clean-up; run every ${sweep_seconds}s here)
     POST /v1/upload-tokens  (scoped upload tokens for browsers)
+    GET  /upload/           (the upload page: open #token=<scoped token>, README "The upload page")
     POST /v1/convert/webp   POST /v1/convert/avif
     POST /v1/convert/jpeg   POST /v1/thumbnail
   dev token      $KILN_TOKEN

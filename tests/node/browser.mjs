@@ -55,6 +55,7 @@ try {
     await new Promise((r) => setTimeout(r, 20))
   }
   seen.interruptedAt = Math.max(...seen.patches.map((p) => p.offset))
+  seen.progressBeforeReload = await page.$eval('.uppy-StatusBar', (el) => el.innerText)
   log(`reloading at offset ${seen.interruptedAt}`)
   seen.phase = 'after-reload'
   await cdp.send('Network.emulateNetworkConditions', { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 })

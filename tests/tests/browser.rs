@@ -83,6 +83,8 @@ fn the_upload_page_uploads_resumes_after_a_reload_and_shows_the_variants() {
     // after it starts where the server had got to, not at 0.
     let interrupted = seen["interruptedAt"].as_u64().unwrap();
     assert!(interrupted >= MIB && interrupted < data.len() as u64, "interrupted at {interrupted}");
+    let progress = seen["progressBeforeReload"].as_str().unwrap();
+    assert!(progress.contains('%') && progress.contains("Uploading"), "no progress shown mid-upload: {progress:?}");
     let heads = phase(&seen, "heads", "after-reload");
     assert!(heads.iter().any(|h| h["url"].as_str().unwrap().ends_with(upload_id) && h["offset"].as_u64().unwrap() >= interrupted), "no HEAD of the upload after the reload: {heads:?}");
     let patches = phase(&seen, "patches", "after-reload");
