@@ -48,10 +48,12 @@ try {
   const input = await page.waitForSelector('input.uppy-Dashboard-input[type=file]')
   await input.uploadFile(file)
 
-  // Interrupt: reload once the server has acknowledged a chunk or more.
+  // Interrupt: reload once the server has acknowledged a chunk or more and
+  // GoldenRetriever has saved what a restore needs (the file's blob and its
+  // tus upload URL, in IndexedDB; its metadata is saved at most every 500 ms).
   const started = Date.now()
-  while (!seen.patches.some((p) => p.status === 204 && p.offset >= MiB)) {
-    if (Date.now() - started > 60_000) throw new Error(`no chunk acknowledged in 60 s: ${JSON.stringify(seen)}`)
+  while (!(seen.patches.some((p) => p.status === 204 && p.offset >= MiB) && (await persisted(page)))) {
+    if (Date.now() - started > 60_000) throw new Error(`no chunk acknowledged and saved in 60 s: ${JSON.stringify(seen)}`)
     await new Promise((r) => setTimeout(r, 20))
   }
   seen.interruptedAt = Math.max(...seen.patches.map((p) => p.offset))
@@ -77,4 +79,27 @@ try {
   console.log(JSON.stringify({ ...seen, result }))
 } finally {
   await browser.close()
+}
+
+// Whether GoldenRetriever's IndexedDB ('uppy-blobs') holds a file blob and
+// metadata naming the tus upload URL.
+function persisted (page) {
+  return page.evaluate(() => new Promise((resolve) => {
+    const open = indexedDB.open('uppy-blobs')
+    open.onerror = () => resolve(false)
+    open.onsuccess = () => {
+      const db = open.result
+      try {
+        const tx = db.transaction(['files', 'metadata'], 'readonly')
+        const blobs = tx.objectStore('files').count()
+        const metadata = tx.objectStore('metadata').getAll()
+        tx.oncomplete = () => resolve(blobs.result > 0 && JSON.stringify(metadata.result).includes('uploadUrl'))
+        tx.onerror = () => resolve(false)
+      } catch {
+        resolve(false)
+      } finally {
+        db.close()
+      }
+    }
+  }))
 }
