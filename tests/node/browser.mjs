@@ -2,12 +2,14 @@
 // loads the page from one origin with the API on another (CORS), uploads a
 // photo in tus chunks over a throttled link, reloads the page mid-upload,
 // lets the page resume the upload, waits for the variants and saves a
-// screenshot. Used by tests/tests/browser.rs, which checks what it prints.
-// usage: node browser.mjs <page-url> <file> <screenshot.png>
+// screenshot. Then, in a fresh profile, the page without a token (it must
+// ask for one) and an upload its token refuses (the error must show).
+// Used by tests/tests/browser.rs, which checks what it prints.
+// usage: node browser.mjs <page-url> <file> <screenshot.png> <refusing-page-url> <refused-file>
 // Prints one JSON line: what was seen on the wire and on the page.
 import puppeteer from 'puppeteer-core'
 
-const [pageUrl, file, screenshot] = process.argv.slice(2)
+const [pageUrl, file, screenshot, refusingPageUrl, refusedFile] = process.argv.slice(2)
 const apiHost = new URL(new URLSearchParams(new URL(pageUrl).hash.slice(1)).get('api')).hostname
 const MiB = 1024 * 1024
 const log = (...args) => console.error('[browser]', ...args)
@@ -76,9 +78,25 @@ try {
   result.progressShown = await page.$eval('.uppy-StatusBar', (el) => el.innerText).catch(() => '')
   result.pageOrigin = await page.evaluate(() => location.origin)
   await page.screenshot({ path: screenshot, fullPage: true })
-  console.log(JSON.stringify({ ...seen, result }))
+  const refused = await refusal(await browser.createBrowserContext())
+  console.log(JSON.stringify({ ...seen, result, refused }))
 } finally {
   await browser.close()
+}
+
+// In `context` (empty storage): the page without a token shows the token
+// form; with a token that does not allow the file, the upload's error shows.
+async function refusal (context) {
+  const bare = await context.newPage()
+  await bare.goto(refusingPageUrl.split('#')[0], { waitUntil: 'networkidle0' })
+  const tokenFormShown = await bare.$eval('#token-form', (f) => !f.hidden && f.offsetHeight > 0)
+  await bare.close()
+  const page = await context.newPage()
+  await page.goto(refusingPageUrl, { waitUntil: 'networkidle0' })
+  const input = await page.waitForSelector('input.uppy-Dashboard-input[type=file]')
+  await input.uploadFile(refusedFile)
+  const error = await page.waitForSelector('#error:not([hidden])', { timeout: 60_000 })
+  return { tokenFormShown, error: await error.evaluate((el) => el.textContent) }
 }
 
 // Whether GoldenRetriever's IndexedDB ('uppy-blobs') holds a file blob and

@@ -5,24 +5,29 @@
 //! master token never reaches the page), it uploads a 12 MP photo in 1 MiB
 //! tus chunks over a throttled link, is reloaded mid-upload, resumes from
 //! the server's offset on the same upload, and shows the four variants,
-//! the thumbnail and their links. The screenshot goes to
+//! the thumbnail and their links. In a fresh profile, the page without a
+//! token asks for one, and an upload its token refuses shows kiln's reason.
+//! The screenshot goes to
 //! docs/img/upload-page.png (the README shows it).
 
 use kiln_e2e::images::verify;
 use kiln_e2e::{corpus, hex, repo_root, Stack};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
+use std::path::Path;
 use std::process::Command;
 
 const MIB: u64 = 1024 * 1024;
 
-fn drive_chromium(page_url: &str, file: &std::path::Path, screenshot: &std::path::Path) -> Value {
+fn drive_chromium(page_url: &str, file: &Path, screenshot: &Path, refusing_url: &str, refused: &Path) -> Value {
     let script = repo_root().join("tests/node/browser.mjs");
     let out = Command::new("node")
         .arg(&script)
         .arg(page_url)
         .arg(file)
         .arg(screenshot)
+        .arg(refusing_url)
+        .arg(refused)
         .output()
         .expect("node (Node.js) must be installed; scripts/setup.sh installs Chromium and puppeteer-core");
     eprintln!("{}", String::from_utf8_lossy(&out.stderr));
@@ -62,7 +67,13 @@ fn the_upload_page_uploads_resumes_after_a_reload_and_shows_the_variants() {
     let page = format!("{}/upload/#api={api_origin}&token={token}&chunk={}", s.api, MIB);
     let screenshot = repo_root().join("docs/img/upload-page.png");
     std::fs::create_dir_all(screenshot.parent().unwrap()).unwrap();
-    let seen = drive_chromium(&page, &file, &screenshot);
+    // A second token, for JPEGs only, and a PNG the page must be refused.
+    let jpeg_only = s.post("/v1/upload-tokens", "application/json", br#"{"formats": ["jpeg"]}"#, Some(&s.token)).json()["token"].as_str().unwrap().to_string();
+    let refusing = format!("{}/upload/#api={api_origin}&token={jpeg_only}", s.api);
+    let png = s.dir.join("not-a-jpeg.png");
+    std::fs::copy(corpus().join("features/alpha.png"), &png).unwrap();
+
+    let seen = drive_chromium(&page, &file, &screenshot, &refusing, &png);
     eprintln!("{seen:#}");
     let result = &seen["result"];
     // Every request the page made carried the scoped token, never the master one.
@@ -110,6 +121,12 @@ fn the_upload_page_uploads_resumes_after_a_reload_and_shows_the_variants() {
         assert_eq!(link["href"], variant["url"]);
         verify(&s.get_url(variant["url"].as_str().unwrap()).body, variant["mime_type"].as_str().unwrap()).unwrap();
     }
-    let png = std::fs::read(&screenshot).unwrap();
-    assert!(png.starts_with(b"\x89PNG") && png.len() > 10_000, "screenshot of {} bytes", png.len());
+    let shot = std::fs::read(&screenshot).unwrap();
+    assert!(shot.starts_with(b"\x89PNG") && shot.len() > 10_000, "screenshot of {} bytes", shot.len());
+
+    // Without a token the page asks for one; a refused upload says why.
+    let refused = &seen["refused"];
+    assert_eq!(refused["tokenFormShown"], true, "{refused}");
+    let error = refused["error"].as_str().unwrap();
+    assert_eq!(error, "not-a-jpeg.png: refused (415 unsupported_media_type): the upload token allows only jpeg images, this is image/png");
 }

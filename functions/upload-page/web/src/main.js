@@ -79,10 +79,21 @@ function start () {
   uppy.on('upload-error', (file, error) => {
     const box = document.getElementById('error')
     box.hidden = false
-    box.textContent = `${file?.name ?? 'upload'}: ${error?.message ?? error}`
+    box.textContent = `${file?.name ?? 'upload'}: ${explain(error)}`
   })
   for (const upload of JSON.parse(sessionStorage.getItem('kiln-results') || '[]')) show(upload)
   window.kilnUppy = uppy
+}
+
+// kiln's own words for a refused request ({"error", "detail"} with its
+// status), else the client's message.
+function explain (error) {
+  const response = error?.originalResponse
+  try {
+    const body = JSON.parse(response?.getBody() ?? '')
+    if (body.detail) return `refused (${response.getStatus()} ${body.error}): ${body.detail}`
+  } catch {}
+  return error?.message ?? `${error}`
 }
 
 // One finished upload: waits for its manifest (GET answers 202 while
