@@ -398,6 +398,16 @@ pub struct StateQuirks {
     pub absent_swap_unconditional: bool,
 }
 
+/// How many calls a [`MemState`] answered, by kind (`kiln-bench
+/// --capacity` counts an upload's key-value operations with it).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StateCalls {
+    pub gets: u64,
+    /// Compare-and-swaps, applied or not.
+    pub swaps: u64,
+    pub deletes: u64,
+}
+
 /// Every (key, value) written, in order.
 type WriteLog = Rc<RefCell<Vec<(String, Vec<u8>)>>>;
 
@@ -407,13 +417,14 @@ type WriteLog = Rc<RefCell<Vec<(String, Vec<u8>)>>>;
 pub struct MemState {
     values: Rc<RefCell<BTreeMap<String, Vec<u8>>>>,
     log: WriteLog,
+    calls: Rc<Cell<StateCalls>>,
     chaos: Chaos,
     quirks: Rc<RefCell<StateQuirks>>,
 }
 
 impl MemState {
     pub fn new(chaos: Chaos) -> MemState {
-        MemState { values: Default::default(), log: Default::default(), chaos, quirks: Default::default() }
+        MemState { values: Default::default(), log: Default::default(), calls: Default::default(), chaos, quirks: Default::default() }
     }
 
     pub fn set_quirks(&self, quirks: StateQuirks) {
@@ -430,6 +441,17 @@ impl MemState {
         self.values.borrow().keys().cloned().collect()
     }
 
+    /// The calls answered so far.
+    pub fn calls(&self) -> StateCalls {
+        self.calls.get()
+    }
+
+    fn count(&self, f: impl FnOnce(&mut StateCalls)) {
+        let mut calls = self.calls.get();
+        f(&mut calls);
+        self.calls.set(calls);
+    }
+
     fn set(&self, key: &str, value: &[u8]) {
         self.values.borrow_mut().insert(key.into(), value.to_vec());
         self.log.borrow_mut().push((key.into(), value.to_vec()));
@@ -439,11 +461,13 @@ impl MemState {
 impl StateStore for MemState {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StateError> {
         self.chaos.pause().await;
+        self.count(|c| c.gets += 1);
         Ok(self.values.borrow().get(key).cloned())
     }
 
     async fn swap(&self, key: &str, expected: Option<&[u8]>, new: &[u8]) -> Result<Swap, StateError> {
         self.chaos.pause().await;
+        self.count(|c| c.swaps += 1);
         let quirks = self.quirks.borrow().clone();
         let current = self.values.borrow().get(key).cloned();
         let matches = current.as_deref() == expected || (expected.is_none() && quirks.absent_swap_unconditional);
@@ -459,6 +483,7 @@ impl StateStore for MemState {
 
     async fn delete(&self, key: &str) -> Result<(), StateError> {
         self.chaos.pause().await;
+        self.count(|c| c.deletes += 1);
         self.values.borrow_mut().remove(key);
         Ok(())
     }
@@ -558,5 +583,24 @@ impl MemWorld {
     /// A kiln instance on this world.
     pub fn instance(&self, config: crate::UploadConfig) -> crate::Kiln<Memory> {
         crate::Kiln::new(self.objects.clone(), self.state.clone(), self.converters.clone(), self.clock.clone(), config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    #[test]
+    fn state_counts_every_call_applied_or_not() {
+        let state = MemState::new(Chaos::new(1, 0.0));
+        block_on(async {
+            assert_eq!(state.get("k").await.unwrap(), None);
+            assert_eq!(state.swap("k", None, b"a").await.unwrap(), Swap::Swapped);
+            assert_eq!(state.swap("k", None, b"b").await.unwrap(), Swap::NotSwapped);
+            state.delete("k").await.unwrap();
+        });
+        assert_eq!(state.calls(), StateCalls { gets: 1, swaps: 2, deletes: 1 });
+        assert_eq!(state.writes().len(), 1, "the log keeps applied writes only");
     }
 }
