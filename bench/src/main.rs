@@ -10,6 +10,10 @@
 //! `kiln-bench --quality`: AVIF bytes at equal SSIMULACRA2 against avifenc
 //! (quality.rs).
 //!
+//! `kiln-bench --capacity`: capacity on paper (docs/scaling.md) from the
+//! committed results, bench/results/study.json and load.json, and the
+//! key-value operations of kiln's upload logic (capacity.rs).
+//!
 //! `kiln-bench --fanout`: the upload path instead — `POST /v1/images`
 //! latency for each fan-out width (converters in flight at once) and Spin
 //! host thread count (`TOKIO_WORKER_THREADS`), and meanwhile the latency of
@@ -21,6 +25,7 @@ use kiln_core::{convert, ConvertOptions, Limits};
 use kiln_e2e::{corpus, Stack};
 use std::path::PathBuf;
 
+mod capacity;
 mod fanout;
 mod headline;
 mod quality;
@@ -44,6 +49,10 @@ struct Args {
     /// AVIF bytes at equal SSIMULACRA2, kiln vs avifenc (aom, rav1e), instead.
     #[arg(long)]
     quality: bool,
+    /// Capacity on paper (docs/scaling.md) from bench/results/study.json and
+    /// load.json and the upload logic's key-value operations, instead.
+    #[arg(long)]
+    capacity: bool,
 }
 
 const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
@@ -113,6 +122,9 @@ fn main() {
     }
     if args.headline {
         return headline::run(&input, &path, args.runs);
+    }
+    if args.capacity {
+        return capacity::run(&input, &path, &kiln_e2e::repo_root().join("bench/results"));
     }
     eprintln!("starting kiln-store and spin up ...");
     let stack = Stack::start("bench");
