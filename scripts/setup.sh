@@ -6,7 +6,9 @@
 # in wasm, scripts/build-components.sh), and
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
 # redis-server and haproxy for the two-instance shared-state test,
-# chromium for the upload page's browser test, and tus-js-client and
+# chromium for the upload page's browser test, libvips-tools and
+# colord-data (real ICC profiles) for the colour-management fixtures and
+# their reference conversions (scripts/make-colour-fixtures.sh), and tus-js-client and
 # puppeteer-core (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end tests with an unmodified tus client and in Chromium. (The
 # upload page's own npm packages are installed by its build,
@@ -27,9 +29,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium libvips-tools colord-data)
 if [ "${1:-}" = "--study" ]; then
-  packages+=(libvips-tools webp libjpeg-turbo-progs time)
+  packages+=(webp libjpeg-turbo-progs time)
 fi
 missing=()
 for p in "${packages[@]}"; do

@@ -4,6 +4,7 @@
 //! limit of hosted Spin, and gives clients for both. Processes are killed
 //! when the [`Stack`] is dropped.
 
+pub mod colour;
 pub mod hostile;
 pub mod images;
 pub mod process;

@@ -4,7 +4,8 @@
 //! [`sniff`] (what format is this?) → [`probe`] (header only: dimensions,
 //! components, progressive?) → [`estimate`] (peak memory *before* decoding,
 //! checked against [`limits::Limits`]) → [`decode`] (with JPEG shrink-on-load)
-//! → [`resize`] → [`orient`] (EXIF orientation) → [`encode`] (one module per
+//! → [`resize`] → [`orient`] (EXIF orientation) → [`colour`] (the embedded
+//! ICC profile to sRGB) → [`encode`] (one module per
 //! output format, behind the [`encode::Encoder`] trait). [`pipeline`] strings
 //! them together and times each stage; [`multi`] decodes once for many outputs.
 //!
@@ -13,6 +14,8 @@
 //! linked unchanged into the Spin components.
 
 pub mod alloc_counter;
+pub mod colour;
+mod container;
 pub mod decode;
 pub mod encode;
 pub mod error;

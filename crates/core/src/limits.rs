@@ -29,6 +29,8 @@ pub struct Limits {
     pub max_memory_bytes: u64,
     /// Frames of an animated input.
     pub max_animation_frames: u64,
+    /// An embedded ICC profile's bytes (decompressed).
+    pub max_icc_bytes: u64,
 }
 
 impl Default for Limits {
@@ -38,6 +40,7 @@ impl Default for Limits {
             max_pixels: DEFAULT_MAX_PIXELS,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_animation_frames: DEFAULT_MAX_ANIMATION_FRAMES,
+            max_icc_bytes: crate::colour::DEFAULT_MAX_ICC_BYTES,
         }
     }
 }

@@ -13,6 +13,7 @@ use crate::encode::Encoder;
 use crate::error::KilnError;
 use crate::image::Image;
 use crate::limits::Limits;
+use crate::colour;
 use crate::orient;
 use crate::pipeline::{decode_to_target, plan, ConvertOptions, Converted, StageTimings};
 use crate::resize::{fit_within, resize, resized};
@@ -56,11 +57,16 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
         )));
     }
     let orientation = orient::read_orientation(&input);
+    let icc = colour::read_icc(&input, limits.max_icc_bytes)?;
     shared.probe = started.elapsed();
 
     let keep_alpha = outputs.iter().any(|o| o.encoder.keeps_alpha());
-    let (base, decode, resize_time) = decode_to_target(input, &info, &plan, keep_alpha)?;
+    let (mut base, decode, resize_time) = decode_to_target(input, &info, &plan, keep_alpha)?;
     (shared.decode, shared.resize) = (decode, resize_time);
+    // Once, on the base: every output is derived from sRGB pixels.
+    let started = Instant::now();
+    let colour_managed = colour::to_srgb(&mut base, icc.as_deref())?;
+    shared.resize += started.elapsed();
 
     let results = outputs
         .iter()
@@ -80,6 +86,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
                 height: image.height,
                 source: info.clone(),
                 orientation,
+                colour_managed,
                 jpeg_scale: plan.jpeg_scale,
                 estimate: memory,
                 timings,

@@ -7,6 +7,7 @@
 //! large as the file, and copying it whole was memory the estimate never
 //! counted. A JPEG's APP1 segment cannot exceed that size anyway.
 
+use crate::container::{chunk, jpeg_segments, Chunked};
 use crate::image::Image;
 use crate::sniff::{sniff, InputFormat};
 
@@ -41,45 +42,7 @@ fn exif_block(bytes: &[u8]) -> Option<&[u8]> {
 
 /// The first APP1 segment holding EXIF, before the first scan.
 fn jpeg_app1(bytes: &[u8]) -> Option<&[u8]> {
-    let mut pos = 2;
-    loop {
-        let (marker, len) = (*bytes.get(pos + 1)?, u16::from_be_bytes([*bytes.get(pos + 2)?, *bytes.get(pos + 3)?]) as usize);
-        if *bytes.get(pos)? != 0xFF || marker == 0xDA || len < 2 {
-            return None;
-        }
-        let body = bytes.get(pos + 4..pos + 2 + len)?;
-        if marker == 0xE1 && body.starts_with(b"Exif\0\0") {
-            return Some(body);
-        }
-        pos += 2 + len;
-    }
-}
-
-/// How a chunked container lays out its chunks.
-#[derive(Clone, Copy, PartialEq)]
-enum Chunked {
-    /// Length (big-endian), type, data, CRC; after the 8-byte signature.
-    Png,
-    /// Type, length (little-endian), data, a pad byte to even length;
-    /// after the 12-byte RIFF/WEBP header.
-    Riff,
-}
-
-/// The data of the first chunk of `kind`.
-fn chunk<'a>(bytes: &'a [u8], layout: Chunked, kind: &[u8; 4]) -> Option<&'a [u8]> {
-    let mut pos = if layout == Chunked::Png { 8 } else { 12 };
-    loop {
-        let head = bytes.get(pos..pos + 8)?;
-        let (kind_here, len) = match layout {
-            Chunked::Png => (&head[4..8], u32::from_be_bytes([head[0], head[1], head[2], head[3]]) as usize),
-            Chunked::Riff => (&head[0..4], u32::from_le_bytes([head[4], head[5], head[6], head[7]]) as usize),
-        };
-        if kind_here == kind {
-            return bytes.get(pos + 8..pos.checked_add(8 + len)?);
-        }
-        let trailer = if layout == Chunked::Png { 4 } else { len & 1 };
-        pos = pos.checked_add(8 + len + trailer)?;
-    }
+    jpeg_segments(bytes).find(|(marker, body)| *marker == 0xE1 && body.starts_with(b"Exif\0\0")).map(|(_, body)| body)
 }
 
 /// True when the orientation swaps width and height (90° turns).

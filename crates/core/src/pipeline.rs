@@ -1,7 +1,9 @@
 //! One conversion, end to end: limits → probe → plan + memory estimate →
 //! decode (shrink-on-load, or row by row into the streaming resizer) →
-//! resize → orient → encode, with stage timings.
+//! resize → orient → colour (ICC profile to sRGB) → encode, with stage
+//! timings (orientation and colour count as resize time).
 
+use crate::colour;
 use crate::decode::{self, decode};
 use crate::estimate::decoder_budget;
 use crate::encode::{Encoder, OutputFormat};
@@ -41,6 +43,8 @@ pub struct Converted {
     pub height: u32,
     pub source: ImageInfo,
     pub orientation: u16,
+    /// Whether an embedded ICC profile was applied (the output is sRGB either way).
+    pub colour_managed: bool,
     pub jpeg_scale: u32,
     pub estimate: MemoryEstimate,
     pub timings: StageTimings,
@@ -68,6 +72,7 @@ pub fn plan(bytes: &[u8], options: &ConvertOptions, encoder: &dyn Encoder) -> Re
         )));
     }
     check_animation(&info, limits)?;
+    let colour_bytes = colour::working_bytes(colour::read_icc(bytes, limits.max_icc_bytes)?.map_or(0, |p| p.len() as u64));
     let target = fit_within(info.width, info.height, options.max_long_side);
     let channels = if info.has_alpha && encoder.keeps_alpha() { 4 } else { 3 };
     let plan_for = |jpeg_scale: u32| Plan {
@@ -78,6 +83,7 @@ pub fn plan(bytes: &[u8], options: &ConvertOptions, encoder: &dyn Encoder) -> Re
         channels,
         encoder_bytes: encoder.working_bytes(target.0, target.1, channels),
         output: encoder.format().name,
+        colour_bytes,
     };
     // Shrink-on-load candidates, best quality first (see jpeg_shrink_factor).
     let scales = match info.format {
@@ -159,12 +165,14 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
     let started = Instant::now();
     let (info, plan, memory) = plan(&input, options, encoder)?;
     let orientation = orient::read_orientation(&input);
+    let icc = colour::read_icc(&input, options.limits.max_icc_bytes)?;
     timings.probe = started.elapsed();
 
     let (image, decode, resize) = decode_to_target(input, &info, &plan, encoder.keeps_alpha())?;
     (timings.decode, timings.resize) = (decode, resize);
     let started = Instant::now();
-    let image = orient::apply(image, orientation);
+    let mut image = orient::apply(image, orientation);
+    let colour_managed = colour::to_srgb(&mut image, icc.as_deref())?;
     timings.resize += started.elapsed();
 
     let started = Instant::now();
@@ -178,6 +186,7 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
         height: image.height,
         source: info,
         orientation,
+        colour_managed,
         jpeg_scale: plan.jpeg_scale,
         estimate: memory,
         timings,

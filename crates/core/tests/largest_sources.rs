@@ -32,6 +32,7 @@ fn fits(info: &ImageInfo, encoder: &dyn Encoder, side: u32) -> bool {
         channels,
         encoder_bytes: encoder.working_bytes(target.0, target.1, channels),
         output: encoder.format().name,
+        colour_bytes: 0,
     };
     estimate(info, &plan).peak() <= Limits::default().max_memory_bytes
 }

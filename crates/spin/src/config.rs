@@ -65,6 +65,7 @@ impl Config {
                 max_pixels: var_num("max_pixels")?,
                 max_memory_bytes: var_num("max_memory_bytes")?,
                 max_animation_frames: var_num("max_animation_frames")?,
+                max_icc_bytes: var_num("max_icc_bytes")?,
             },
             s3: S3Config {
                 endpoint: var("s3_endpoint")?,

@@ -70,6 +70,9 @@ pub struct Plan {
     pub encoder_bytes: u64,
     /// The output format's name (`OutputFormat::name`): picks the model.
     pub output: &'static str,
+    /// Colour management's memory on top ([`crate::colour::working_bytes`];
+    /// 0 for an input without an ICC profile), held in every phase.
+    pub colour_bytes: u64,
 }
 
 /// Inputs whose decoders hold memory differently get their own slope.
@@ -229,8 +232,11 @@ pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
         };
         let (decode_lines, resize_lines) = phases::side_bytes(info, plan);
         let calibrated = model.peak(&features(info, plan), estimate.phase_peak()) + decode_lines.max(resize_lines);
-        estimate.calibrated = Some(calibrated.max(floor));
+        estimate.calibrated = Some(calibrated.max(floor) + plan.colour_bytes);
     }
+    estimate.decode += plan.colour_bytes;
+    estimate.resize += plan.colour_bytes;
+    estimate.encode += plan.colour_bytes;
     estimate
 }
 

@@ -1,0 +1,217 @@
+//! Colour management: an input's embedded ICC profile, read from its
+//! container (JPEG APP2 segments, PNG `iCCP`, WebP `ICCP`) and applied to
+//! the resized image, so every output is sRGB, the colour space browsers
+//! assume for untagged images. A Display P3 or Adobe RGB photo whose profile
+//! were dropped without converting would come out washed out.
+//!
+//! The conversion runs at the output size, after the resize, as libvips'
+//! thumbnail does: a few ms on a 2048 px image instead of one pass over
+//! every source pixel. It uses moxcms (pure Rust, builds for wasm). A
+//! profile is bounded ([`crate::Limits::max_icc_bytes`]; larger is refused
+//! with a 413) and so are the tables moxcms may build from it; a profile
+//! that does not parse, or whose segments disagree, is ignored as browsers
+//! ignore it: the pixels are taken as sRGB. Not converted yet: CMYK and
+//! grayscale profiles (CMYK JPEGs are still converted to RGB naively).
+
+use crate::container::{chunk, jpeg_segments, Chunked};
+use crate::error::KilnError;
+use crate::image::{Image, PixelLayout};
+use crate::sniff::{sniff, InputFormat};
+use moxcms::{ColorProfile, DataColorSpace, Layout, ParsingOptions, RenderingIntent, TransformOptions};
+
+/// Default cap on an embedded ICC profile's (decompressed) size. Display
+/// and camera profiles are a few KiB; the largest common print (CMYK)
+/// profiles ~2 MiB.
+pub const DEFAULT_MAX_ICC_BYTES: u64 = 4 * 1024 * 1024;
+/// The largest lookup table moxcms may read from a profile.
+const MAX_CLUT_BYTES: usize = 4 * 1024 * 1024;
+
+/// Memory the conversion may take on top of the image: the profile, what
+/// moxcms parses it into (tables as f32: up to 4 bytes per profile byte)
+/// and the transform's own tables, with a fixed allowance for those.
+pub fn working_bytes(profile_len: u64) -> u64 {
+    if profile_len == 0 { 0 } else { 5 * profile_len + 1024 * 1024 }
+}
+
+/// The ICC profile embedded in `bytes`, if any: at most `max_bytes`
+/// (decompressed), else a 413.
+pub fn read_icc(bytes: &[u8], max_bytes: u64) -> Result<Option<Vec<u8>>, KilnError> {
+    let too_large = |len: u64| KilnError::TooLarge(format!("its ICC profile is {len} bytes, the limit is {max_bytes} bytes"));
+    match sniff(bytes) {
+        Some(InputFormat::Jpeg) => jpeg_icc(bytes, max_bytes).map_err(too_large),
+        Some(InputFormat::Png) => png_icc(bytes, max_bytes).map_err(too_large),
+        Some(InputFormat::Webp) => match chunk(bytes, Chunked::Riff, b"ICCP") {
+            Some(p) if p.len() as u64 > max_bytes => Err(too_large(p.len() as u64)),
+            p => Ok(p.map(<[u8]>::to_vec)),
+        },
+        // A GIF's profile lives in an application extension almost no
+        // encoder writes.
+        Some(InputFormat::Gif) | None => Ok(None),
+    }
+}
+
+/// A JPEG's profile: the APP2 `ICC_PROFILE` segments, each numbered
+/// `seq` of `count`, joined in order. Segments that are missing, repeated
+/// or disagree on the count leave the image untagged.
+fn jpeg_icc(bytes: &[u8], max_bytes: u64) -> Result<Option<Vec<u8>>, u64> {
+    let mut parts: Vec<(u8, u8, &[u8])> = jpeg_segments(bytes)
+        .filter(|(marker, _)| *marker == 0xE2)
+        .filter_map(|(_, body)| body.strip_prefix(b"ICC_PROFILE\0"))
+        .filter_map(|rest| Some((*rest.first()?, *rest.get(1)?, rest.get(2..)?)))
+        .collect();
+    let total: u64 = parts.iter().map(|p| p.2.len() as u64).sum();
+    if total > max_bytes {
+        return Err(total);
+    }
+    parts.sort_by_key(|p| p.0);
+    let count = parts.len();
+    let consistent = count > 0 && parts.iter().enumerate().all(|(i, p)| p.0 as usize == i + 1 && p.1 as usize == count);
+    Ok(consistent.then(|| parts.iter().flat_map(|p| p.2.iter().copied()).collect()))
+}
+
+/// A PNG's profile: the `iCCP` chunk's zlib stream, inflated to at most
+/// `max_bytes`. A stream that does not inflate leaves the image untagged.
+fn png_icc(bytes: &[u8], max_bytes: u64) -> Result<Option<Vec<u8>>, u64> {
+    let Some(data) = chunk(bytes, Chunked::Png, b"iCCP") else { return Ok(None) };
+    // Name (1-79 bytes), NUL, compression method 0, then the stream.
+    let Some(stream) = data.iter().position(|&b| b == 0).and_then(|nul| data.get(nul + 2..)) else { return Ok(None) };
+    match fdeflate::decompress_to_vec_bounded(stream, max_bytes.min(usize::MAX as u64) as usize) {
+        Ok(profile) => Ok(Some(profile)),
+        Err(fdeflate::BoundedDecompressionError::OutputTooLarge { .. }) => Err(max_bytes + 1),
+        Err(_) => Ok(None),
+    }
+}
+
+/// Converts `image` from the colour space `icc` describes to sRGB, in
+/// place. Returns whether it did: not for an absent or unusable profile,
+/// nor for one that is not RGB.
+pub fn to_srgb(image: &mut Image, icc: Option<&[u8]>) -> Result<bool, KilnError> {
+    let Some(profile) = icc.and_then(parse) else { return Ok(false) };
+    if profile.color_space != DataColorSpace::Rgb {
+        return Ok(false);
+    }
+    let layout = match image.layout {
+        PixelLayout::Rgb8 => Layout::Rgb,
+        PixelLayout::Rgba8 => Layout::Rgba,
+    };
+    // Relative colorimetric, as libvips' default: in-gamut colours kept
+    // exactly, out-of-gamut ones clipped.
+    let options = TransformOptions { rendering_intent: RenderingIntent::RelativeColorimetric, ..TransformOptions::default() };
+    let Ok(transform) = profile.create_transform_8bit(layout, &ColorProfile::new_srgb(), layout, options) else {
+        return Ok(false);
+    };
+    let row_len = image.width as usize * image.layout.channels();
+    let mut row = vec![0u8; row_len];
+    for line in image.pixels.chunks_exact_mut(row_len) {
+        row.copy_from_slice(line);
+        transform.transform(&row, line).map_err(|e| KilnError::Corrupt(format!("ICC transform: {e}")))?;
+    }
+    Ok(true)
+}
+
+fn parse(icc: &[u8]) -> Option<ColorProfile> {
+    let options = ParsingOptions { max_allowed_clut_size: MAX_CLUT_BYTES, ..ParsingOptions::default() };
+    ColorProfile::new_from_slice_with_options(icc, options).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p3() -> Vec<u8> {
+        ColorProfile::new_display_p3().encode().unwrap()
+    }
+
+    fn jpeg_with(segments: &[(u8, u8, &[u8])]) -> Vec<u8> {
+        let mut jpeg = vec![0xFF, 0xD8];
+        for (seq, count, data) in segments {
+            let body = [&b"ICC_PROFILE\0"[..], &[*seq, *count], data].concat();
+            jpeg.extend([0xFF, 0xE2]);
+            jpeg.extend(((body.len() + 2) as u16).to_be_bytes());
+            jpeg.extend(body);
+        }
+        jpeg.extend([0xFF, 0xDA, 0, 2, 0xFF, 0xD9]);
+        jpeg
+    }
+
+    #[test]
+    fn a_jpeg_profile_is_joined_from_its_segments_in_order() {
+        let profile = p3();
+        let (a, b) = profile.split_at(profile.len() / 2);
+        for jpeg in [jpeg_with(&[(1, 2, a), (2, 2, b)]), jpeg_with(&[(2, 2, b), (1, 2, a)])] {
+            assert_eq!(read_icc(&jpeg, 1 << 20).unwrap().as_deref(), Some(&profile[..]));
+        }
+        // Missing, repeated or disagreeing segments: untagged.
+        for jpeg in [jpeg_with(&[(1, 2, a)]), jpeg_with(&[(1, 2, a), (1, 2, b)]), jpeg_with(&[(1, 2, a), (2, 3, b)]), jpeg_with(&[(0, 1, a)])] {
+            assert_eq!(read_icc(&jpeg, 1 << 20).unwrap(), None);
+        }
+        let big = read_icc(&jpeg_with(&[(1, 2, a), (2, 2, b)]), 100).unwrap_err();
+        assert!(matches!(&big, KilnError::TooLarge(m) if m.contains(&profile.len().to_string())), "{big}");
+    }
+
+    fn png_with_iccp(stream: &[u8]) -> Vec<u8> {
+        let data = [&b"P3\0\0"[..], stream].concat();
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend((data.len() as u32).to_be_bytes());
+        png.extend(b"iCCP");
+        png.extend(&data);
+        png.extend([0; 4]);
+        png
+    }
+
+    #[test]
+    fn a_png_profile_is_inflated_within_the_limit() {
+        let profile = p3();
+        let png = png_with_iccp(&fdeflate::compress_to_vec(&profile));
+        assert_eq!(read_icc(&png, 1 << 20).unwrap().as_deref(), Some(&profile[..]));
+        // A small stream that inflates past the limit is refused, not inflated.
+        let bomb = png_with_iccp(&fdeflate::compress_to_vec(&vec![0u8; 8 << 20]));
+        assert!(bomb.len() < 100_000);
+        assert!(matches!(read_icc(&bomb, 1 << 20), Err(KilnError::TooLarge(_))));
+        assert_eq!(read_icc(&png_with_iccp(b"not zlib"), 1 << 20).unwrap(), None);
+    }
+
+    /// sRGB pixels expressed in Display P3 (what a phone's camera writes).
+    fn srgb_to_p3(pixels: &[u8], layout: Layout) -> Vec<u8> {
+        let t = ColorProfile::new_srgb().create_transform_8bit(layout, &ColorProfile::new_display_p3(), layout, TransformOptions::default()).unwrap();
+        let mut out = vec![0; pixels.len()];
+        t.transform(pixels, &mut out).unwrap();
+        out
+    }
+
+    #[test]
+    fn display_p3_pixels_come_back_to_srgb() {
+        let srgb: Vec<u8> = (0..64u32).flat_map(|i| [(i * 4) as u8, (255 - i * 3) as u8, (i * i % 256) as u8]).collect();
+        let p3_pixels = srgb_to_p3(&srgb, Layout::Rgb);
+        let untouched = p3_pixels.iter().zip(&srgb).map(|(a, b)| a.abs_diff(*b) as f64).sum::<f64>() / srgb.len() as f64;
+        assert!(untouched > 5.0, "taken as sRGB, P3 pixels are off by {untouched} on average");
+        let mut image = Image::new(8, 8, PixelLayout::Rgb8, p3_pixels);
+        assert!(to_srgb(&mut image, Some(&p3())).unwrap());
+        // The 8-bit P3 pixels are quantised: near-black channels of
+        // saturated colours come back a few levels off, the rest within 1.
+        let errors: Vec<u8> = image.pixels.iter().zip(&srgb).map(|(a, b)| a.abs_diff(*b)).collect();
+        let mean = errors.iter().map(|&e| e as f64).sum::<f64>() / errors.len() as f64;
+        assert!(mean < 0.7 && *errors.iter().max().unwrap() <= 8, "mean {mean}, max {:?}", errors.iter().max());
+    }
+
+    #[test]
+    fn alpha_is_kept_and_bad_profiles_are_ignored() {
+        let srgb: Vec<u8> = (0..16u32).flat_map(|i| [200, (i * 16) as u8, 30, (i * 16 + 3) as u8]).collect();
+        let mut image = Image::new(4, 4, PixelLayout::Rgba8, srgb_to_p3(&srgb, Layout::Rgba));
+        assert!(to_srgb(&mut image, Some(&p3())).unwrap());
+        assert!(image.pixels.chunks(4).zip(srgb.chunks(4)).all(|(a, b)| a[3] == b[3]), "alpha changed");
+
+        let before = image.pixels.clone();
+        for bad in [&b"garbage"[..], &p3()[..100], &[]] {
+            assert!(!to_srgb(&mut image, Some(bad)).unwrap());
+        }
+        assert!(!to_srgb(&mut image, None).unwrap());
+        assert_eq!(image.pixels, before);
+    }
+
+    #[test]
+    fn the_estimate_counts_a_profile_only_when_there_is_one() {
+        assert_eq!(working_bytes(0), 0);
+        assert!(working_bytes(3000) > 1 << 20);
+    }
+}

@@ -1,0 +1,82 @@
+//! End to end: colour management under `spin up`. A real sRGB photo (the
+//! true colours) is re-expressed by libvips in Display P3, Adobe RGB,
+//! ProPhoto RGB and CMYK with real profiles embedded
+//! (scripts/make-colour-fixtures.sh: PNG, JPEG, WebP); each fixture is
+//! converted by kiln and by libvips (`vipsthumbnail --export-profile srgb`:
+//! the embedded profile to sRGB, as sharp does by default), and each result is compared
+//! with the true colours. The P3 pixels without their profile show what a
+//! service that drops profiles shows (what kiln did before). Prints the
+//! table docs/colour.md records.
+
+use kiln_core::image::{Image, PixelLayout};
+use kiln_e2e::colour::{decode_png, fixtures, rmse_percent, truth};
+use kiln_e2e::{corpus, Stack};
+use std::path::Path;
+use std::process::Command;
+
+const SIDE: u32 = 1600;
+
+fn vips(path: &Path) -> Image {
+    let out = path.with_extension(format!("{}.vips.png", path.extension().unwrap().to_string_lossy()));
+    let status = Command::new("vipsthumbnail")
+        .arg(path)
+        .args(["--size", &SIDE.to_string(), "--export-profile", "srgb", "-o"])
+        .arg(&out)
+        .status()
+        .expect("vipsthumbnail (libvips-tools) must be installed; scripts/setup.sh installs it");
+    assert!(status.success(), "vipsthumbnail failed on {}", path.display());
+    decode_png(&std::fs::read(out).unwrap())
+}
+
+fn decode_jpeg(bytes: &[u8]) -> Image {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    let pixels = decoder.decode().unwrap();
+    let info = decoder.info().unwrap();
+    Image::new(info.width as u32, info.height as u32, PixelLayout::Rgb8, pixels)
+}
+
+#[test]
+fn wide_gamut_inputs_come_out_in_true_srgb() {
+    // Thumbnails (lossless PNG) as large as the fixtures: colour alone.
+    let s = Stack::start_with("colour", &[("SPIN_VARIABLE_THUMBNAIL_MAX_SIDE", &SIDE.to_string())]);
+    let photo = std::fs::read(corpus().join("photos/colorfulcups-2560x1600.jpg")).unwrap();
+    let truth = truth(&photo, SIDE);
+    let files = fixtures(&truth, &s.dir.join("colour"));
+    assert!(files.len() >= 11, "{files:?}");
+
+    println!("RMS error against the true colours, {}x{} (tests/tests/colour.rs):", truth.width, truth.height);
+    println!("| fixture | kiln (thumbnail, lossless PNG) | libvips (vipsthumbnail) |");
+    println!("|---|---|---|");
+    let mut jpeg_variant = None;
+    for (name, path) in &files {
+        let bytes = std::fs::read(path).unwrap();
+        let reply = s.convert(&format!("/v1/thumbnail?width={SIDE}"), &bytes);
+        assert_eq!(reply.status, 200, "{name}: {}", String::from_utf8_lossy(&reply.body));
+        let kiln = rmse_percent(&decode_png(&reply.body), &truth);
+        let reference = rmse_percent(&vips(path), &truth);
+        println!("| {name} | {kiln:.2} % | {reference:.2} % |");
+        if name.contains("untagged") {
+            // Read as sRGB, P3 pixels are washed out, for both.
+            assert!(kiln > 1.5 && reference > 1.5, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
+        } else if name.starts_with("cmyk") {
+            continue; // below
+        } else {
+            assert!(kiln <= reference + 0.1 && kiln < 1.0, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
+        }
+        if name == "p3.jpg" {
+            jpeg_variant = Some(bytes);
+        }
+    }
+
+    // The JPEG variant of a P3 JPEG is as close to the true colours as the
+    // JPEG variant of the sRGB original (the measurement).
+    let error = |bytes: &[u8]| {
+        let reply = s.convert(&format!("/v1/convert/jpeg?width={SIDE}"), bytes);
+        assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+        rmse_percent(&decode_jpeg(&reply.body), &truth)
+    };
+    let srgb_jpeg = std::fs::read(s.dir.join("colour/srgb.png")).unwrap();
+    let (from_p3, from_srgb) = (error(&jpeg_variant.unwrap()), error(&srgb_jpeg));
+    println!("JPEG variant against the true colours: from the P3 JPEG {from_p3:.2} %, from the sRGB original {from_srgb:.2} %");
+    assert!(from_p3 <= from_srgb + 0.5, "P3 {from_p3:.2} % vs sRGB {from_srgb:.2} %");
+}
