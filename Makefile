@@ -1,5 +1,5 @@
 # kiln — the two commands a fresh machine needs are `make up` and `make test`.
-.PHONY: setup build up test cluster fuzz bench load calibrate study study-quick clean
+.PHONY: setup build up test cluster fuzz bench load calibrate capacity study study-quick clean
 
 setup:
 	scripts/setup.sh
@@ -55,6 +55,12 @@ load: build
 # crates/core/src/estimate/calibration.rs (docs/memory-model.md).
 calibrate: build
 	cargo run --release --locked -p kiln-bench --bin kiln-calibrate -- $${CALIBRATE_ARGS:-}
+
+# Capacity on paper (docs/scaling.md): replicas per component and key-value
+# traffic at 1x, 10x and 1,000x today's throughput, from the committed
+# bench/results/*.json and kiln's upload logic; times nothing.
+capacity:
+	cargo run --release --locked -p kiln-bench -- --capacity
 
 clean:
 	cargo clean
