@@ -59,7 +59,9 @@ fn wide_gamut_inputs_come_out_in_true_srgb() {
             // Read as sRGB, P3 pixels are washed out, for both.
             assert!(kiln > 1.5 && reference > 1.5, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
         } else if name.starts_with("cmyk") {
-            continue; // below
+            // sRGB to CMYK loses what is outside the press gamut; the rest
+            // must come back as libvips brings it (a naive conversion: ~9.5 %).
+            assert!(kiln <= reference + 0.25 && kiln < 5.0, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
         } else {
             assert!(kiln <= reference + 0.1 && kiln < 1.0, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
         }

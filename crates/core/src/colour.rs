@@ -10,8 +10,10 @@
 //! profile is bounded ([`crate::Limits::max_icc_bytes`]; larger is refused
 //! with a 413) and so are the tables moxcms may build from it; a profile
 //! that does not parse, or whose segments disagree, is ignored as browsers
-//! ignore it: the pixels are taken as sRGB. Not converted yet: CMYK and
-//! grayscale profiles (CMYK JPEGs are still converted to RGB naively).
+//! ignore it: the pixels are taken as sRGB. A CMYK JPEG's profile is
+//! applied when it is decoded ([`cmyk_to_srgb`]), the only point where its
+//! ink values exist; one without a profile is converted naively. Not
+//! converted yet: grayscale profiles.
 
 use crate::container::{chunk, jpeg_segments, Chunked};
 use crate::error::KilnError;
@@ -107,6 +109,19 @@ pub fn to_srgb(image: &mut Image, icc: Option<&[u8]>) -> Result<bool, KilnError>
         transform.transform(&row, line).map_err(|e| KilnError::Corrupt(format!("ICC transform: {e}")))?;
     }
     Ok(true)
+}
+
+/// CMYK pixels (0 = no ink) to sRGB RGB8 with `icc`, when it is a usable
+/// CMYK profile; `None` otherwise. `width` pixels per row.
+pub fn cmyk_to_srgb(cmyk: &[u8], width: usize, icc: Option<&[u8]>) -> Option<Vec<u8>> {
+    let profile = icc.and_then(parse).filter(|p| p.color_space == DataColorSpace::Cmyk)?;
+    let options = TransformOptions { rendering_intent: RenderingIntent::RelativeColorimetric, ..TransformOptions::default() };
+    let transform = profile.create_transform_8bit(Layout::Rgba, &ColorProfile::new_srgb(), Layout::Rgb, options).ok()?;
+    let mut rgb = vec![0u8; cmyk.len() / 4 * 3];
+    for (src, dst) in cmyk.chunks(width.max(1) * 4).zip(rgb.chunks_mut(width.max(1) * 3)) {
+        transform.transform(src, dst).ok()?;
+    }
+    Some(rgb)
 }
 
 fn parse(icc: &[u8]) -> Option<ColorProfile> {

@@ -1,6 +1,9 @@
-//! JPEG decoding. Full size: zune-jpeg (fast, progressive, CMYK/YCCK to RGB).
+//! JPEG decoding. Full size: zune-jpeg (fast, progressive).
 //! Shrink-on-load: jpeg-decoder's scaled IDCT, which decodes straight to
 //! 1/2, 1/4 or 1/8 of the size and never holds the full-size pixels.
+//! CMYK/YCCK: jpeg-decoder at every size, converted to sRGB with the
+//! embedded CMYK profile ([`crate::colour::cmyk_to_srgb`]), or naively
+//! without one.
 
 use super::{gray_to_rgb, cmyk_to_rgb};
 use crate::error::KilnError;
@@ -13,7 +16,11 @@ use zune_core::options::DecoderOptions;
 pub(super) fn decode(bytes: &[u8], info: &ImageInfo, scale: u32) -> Result<Image, KilnError> {
     ensure_complete(bytes)?;
     ensure_frame_markers(bytes)?;
-    if scale <= 1 { decode_full(bytes, info) } else { decode_scaled(bytes, info, scale) }
+    // CMYK goes through jpeg-decoder at every scale: it undoes Adobe's
+    // inversion (zune-jpeg hands the raw values back), so the ink values
+    // can be converted with the image's own CMYK profile.
+    let cmyk = info.jpeg.as_ref().is_some_and(|f| f.components.len() == 4);
+    if scale <= 1 && !cmyk { decode_full(bytes, info) } else { decode_scaled(bytes, info, scale.max(1)) }
 }
 
 /// Decoders fill a truncated scan with gray instead of failing; an upload
@@ -100,7 +107,11 @@ fn decode_scaled(bytes: &[u8], info: &ImageInfo, scale: u32) -> Result<Image, Ki
     let pixels = match format {
         jpeg_decoder::PixelFormat::RGB24 => raw,
         jpeg_decoder::PixelFormat::L8 => gray_to_rgb(&raw, false),
-        jpeg_decoder::PixelFormat::CMYK32 => cmyk_to_rgb(&raw),
+        jpeg_decoder::PixelFormat::CMYK32 => {
+            // The profile's size was checked against the limit when planning.
+            let icc = crate::colour::read_icc(bytes, u64::MAX).ok().flatten();
+            crate::colour::cmyk_to_srgb(&raw, w as usize, icc.as_deref()).unwrap_or_else(|| cmyk_to_rgb(&raw))
+        }
         jpeg_decoder::PixelFormat::L16 => {
             return Err(KilnError::Unsupported("12/16-bit lossless JPEG".into()));
         }
