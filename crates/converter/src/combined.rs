@@ -46,7 +46,7 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
             encoders.push((var_num::<u32>(c.max_side_variable)?, encoder));
         }
     }
-    let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref() }).collect();
+    let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false }).collect();
 
     let storage = S3Store::new(&config.s3)?;
     let t = Instant::now();

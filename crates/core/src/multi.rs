@@ -15,6 +15,7 @@ use crate::image::Image;
 use crate::limits::Limits;
 use crate::colour;
 use crate::orient;
+use crate::placeholder::placeholder;
 use crate::pipeline::{decode_to_target, plan, ConvertOptions, Converted, StageTimings};
 use crate::resize::{fit_within, resize, resized};
 use std::borrow::Cow;
@@ -24,6 +25,8 @@ use std::time::Instant;
 pub struct Output<'a> {
     pub max_long_side: u32,
     pub encoder: &'a dyn Encoder,
+    /// Compute this output's [`crate::placeholder::Placeholder`] (the thumbnail's).
+    pub placeholder: bool,
 }
 
 /// Every output's result (in request order) and the shared stages' times.
@@ -76,6 +79,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
             let started = Instant::now();
             let image = derive(&base, target, output.encoder, orientation)?;
             timings.resize += started.elapsed();
+            let placeholder = output.placeholder.then(|| placeholder(&image)).transpose()?;
             let started = Instant::now();
             let bytes = output.encoder.encode(&image)?;
             timings.encode = started.elapsed();
@@ -87,6 +91,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
                 source: info.clone(),
                 orientation,
                 colour_managed,
+                placeholder,
                 jpeg_scale: plan.jpeg_scale,
                 estimate: memory,
                 timings,

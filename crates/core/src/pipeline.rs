@@ -12,6 +12,7 @@ use crate::estimate::{estimate, MemoryEstimate, Plan};
 use crate::image::{flatten_onto_white, Image, PixelLayout};
 use crate::limits::Limits;
 use crate::orient;
+use crate::placeholder::{placeholder, Placeholder};
 use crate::probe::{probe, ImageInfo};
 use crate::resize::stream::RowResizer;
 use crate::resize::{fit_within, jpeg_shrink_factor, resize};
@@ -45,6 +46,8 @@ pub struct Converted {
     pub orientation: u16,
     /// Whether an embedded ICC profile was applied (the output is sRGB either way).
     pub colour_managed: bool,
+    /// The output's placeholders, when asked for.
+    pub placeholder: Option<Placeholder>,
     pub jpeg_scale: u32,
     pub estimate: MemoryEstimate,
     pub timings: StageTimings,
@@ -161,6 +164,16 @@ fn decode_planned(bytes: &[u8], info: &ImageInfo, plan: &Plan) -> Result<Image, 
 /// Converts `input` with `encoder`. Takes the input by value so its bytes
 /// are freed as soon as the pixels are decoded.
 pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) -> Result<Converted, KilnError> {
+    convert_inner(input, options, encoder, false)
+}
+
+/// [`convert`], also computing the output's [`Placeholder`] from its
+/// pixels before they are encoded (what the thumbnail does).
+pub fn convert_with_placeholder(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) -> Result<Converted, KilnError> {
+    convert_inner(input, options, encoder, true)
+}
+
+fn convert_inner(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, with_placeholder: bool) -> Result<Converted, KilnError> {
     let mut timings = StageTimings::default();
     let started = Instant::now();
     let (info, plan, memory) = plan(&input, options, encoder)?;
@@ -175,6 +188,7 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
     let colour_managed = colour::to_srgb(&mut image, icc.as_deref())?;
     timings.resize += started.elapsed();
 
+    let placeholder = with_placeholder.then(|| placeholder(&image)).transpose()?;
     let started = Instant::now();
     let bytes = encoder.encode(&image)?;
     timings.encode = started.elapsed();
@@ -187,6 +201,7 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
         source: info,
         orientation,
         colour_managed,
+        placeholder,
         jpeg_scale: plan.jpeg_scale,
         estimate: memory,
         timings,

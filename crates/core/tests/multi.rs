@@ -19,7 +19,7 @@ fn encoders() -> Vec<(u32, Box<dyn Encoder>)> {
 }
 
 fn outputs(encoders: &[(u32, Box<dyn Encoder>)]) -> Vec<Output<'_>> {
-    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref() }).collect()
+    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false }).collect()
 }
 
 #[test]
