@@ -93,3 +93,21 @@ fn avifdec(bytes: &[u8]) -> Result<(Vec<u8>, String), String> {
     let _ = std::fs::remove_file(&png);
     Ok((decoded?, String::from_utf8_lossy(&out.stdout).into_owned()))
 }
+
+/// The manifest's placeholders describe the image: the aspect ratio as
+/// displayed, a ThumbHash and a 4x3 BlurHash of the right shape, and a
+/// dominant colour that the thumbnail's pixels really have.
+pub fn check_placeholder(s: &crate::Stack, manifest: &serde_json::Value, aspect_ratio: f64) {
+    let p = &manifest["placeholder"];
+    assert!((p["aspect_ratio"].as_f64().unwrap() - aspect_ratio).abs() < 1e-3, "{p}");
+    let thumbhash = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, p["thumbhash"].as_str().unwrap()).unwrap();
+    assert!((5..40).contains(&thumbhash.len()), "{p}");
+    assert_eq!(p["blurhash"].as_str().unwrap().len(), 28, "{p}");
+    let colour = p["dominant_color"].as_str().unwrap();
+    let rgb: Vec<u8> = (0..3).map(|i| u8::from_str_radix(&colour[1 + 2 * i..3 + 2 * i], 16).unwrap()).collect();
+    let thumbnail = manifest["variants"].as_array().unwrap().iter().find(|v| v["format"] == "thumbnail").unwrap();
+    let pixels = crate::colour::decode_png(&s.get_url(thumbnail["url"].as_str().unwrap()).body);
+    let near = pixels.pixels.chunks(3).filter(|px| px.iter().zip(&rgb).all(|(a, b)| a.abs_diff(*b) <= 16)).count();
+    assert!(near * 200 > pixels.pixels.len() / 3, "{colour} is the colour of only {near} thumbnail pixels");
+}
+

@@ -33,6 +33,8 @@ fn combined_mode_decodes_once_and_keeps_every_variant() {
         let memory = v["linear_memory"].as_u64().expect("linear memory reported");
         assert!(memory > 1 << 20 && memory <= INSTANCE_MEMORY, "{memory}");
     }
+    // The thumbnail's placeholders, of the image as displayed (1600x1000).
+    kiln_e2e::images::check_placeholder(&s, &manifest, 1.6);
     // Shared stages are recorded once, on the upload.
     for stage in ["fetch", "decode", "resize", "chaining", "converter_total", "fan_out"] {
         assert!(manifest["timings"][stage].as_f64().is_some(), "timings lack {stage}: {:#}", manifest["timings"]);

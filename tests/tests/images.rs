@@ -3,7 +3,7 @@
 //! answers the manifest, which is also stored next to the variants and
 //! served by `GET /v1/uploads/<id>`. One converter failing keeps the others.
 
-use kiln_e2e::images::verify;
+use kiln_e2e::images::{check_placeholder, verify};
 use kiln_e2e::{corpus, hex, Stack};
 use sha2::{Digest, Sha256};
 
@@ -38,6 +38,7 @@ fn one_shot_upload_yields_four_variants_and_a_manifest() {
     for stage in ["store_original", "fan_out", "total"] {
         assert!(manifest["timings"][stage].as_f64().is_some(), "timings lack {stage}");
     }
+    check_placeholder(&s, &manifest, 4.0 / 3.0);
 
     // The manifest is served by id and stored (publicly) next to the variants.
     let again = s.get_with_token(&format!("/v1/uploads/{id}"));

@@ -43,10 +43,10 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
     for c in converters {
         let encoder = (c.build_encoder)(&Params::default())?;
         if job.formats.as_ref().is_none_or(|wanted| wanted.iter().any(|f| f == encoder.format().name)) {
-            encoders.push((var_num::<u32>(c.max_side_variable)?, encoder));
+            encoders.push((var_num::<u32>(c.max_side_variable)?, encoder, c.placeholder));
         }
     }
-    let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false }).collect();
+    let outputs: Vec<Output> = encoders.iter().map(|(side, e, placeholder)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: *placeholder }).collect();
 
     let storage = S3Store::new(&config.s3)?;
     let t = Instant::now();

@@ -23,6 +23,7 @@ fn quality(params: &Params, variable: &str) -> Result<f32, ApiError> {
 pub const WEBP: Converter = Converter {
     max_side_variable: "variant_max_side",
     build_encoder: |p| Ok(Box::new(kiln_core::encode::webp::WebpEncoder::new(quality(p, "webp_quality")?)?)),
+    placeholder: false,
 };
 
 /// AVIF (libaom), quality from `avif_quality`, speed from `avif_speed`,
@@ -35,6 +36,7 @@ pub const AVIF: Converter = Converter {
         let chroma = Chroma::parse(&kiln_spin::config::var("avif_chroma")?)?;
         Ok(Box::new(AvifEncoder::new(quality(p, "avif_quality")?, var_num("avif_speed")?, chroma)?))
     },
+    placeholder: false,
 };
 
 /// Progressive 4:2:0 JPEG, quality from `jpeg_quality`.
@@ -42,6 +44,7 @@ pub const AVIF: Converter = Converter {
 pub const JPEG: Converter = Converter {
     max_side_variable: "variant_max_side",
     build_encoder: |p| Ok(Box::new(kiln_core::encode::jpeg::JpegEncoder::new(quality(p, "jpeg_quality")?)?)),
+    placeholder: false,
 };
 
 /// The small lossless PNG thumbnail; `quality` does not apply.
@@ -54,4 +57,5 @@ pub const THUMBNAIL: Converter = Converter {
         }
         Ok(Box::new(kiln_core::encode::png::PngEncoder))
     },
+    placeholder: true,
 };

@@ -4,7 +4,7 @@
 
 use crate::params::{self, Params};
 use kiln_core::encode::Encoder;
-use kiln_core::{convert, ConvertOptions, Converted};
+use kiln_core::{convert, convert_with_placeholder, ConvertOptions, Converted, KilnError};
 use kiln_spin::body::read_capped;
 use kiln_spin::config::{var_num, Config};
 use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
@@ -25,6 +25,9 @@ pub struct Converter {
     pub max_side_variable: &'static str,
     /// Builds the encoder, from the request's quality or the configured default.
     pub build_encoder: fn(&Params) -> Result<Box<dyn Encoder>, ApiError>,
+    /// Whether its variant carries the image's placeholders (ThumbHash,
+    /// BlurHash, dominant colour, aspect ratio): the thumbnail's.
+    pub placeholder: bool,
 }
 
 /// Handles one request; every failure becomes a JSON error response, even
@@ -57,6 +60,17 @@ struct Job {
     options: ConvertOptions,
     params: Params,
     encoder: Box<dyn Encoder>,
+    placeholder: bool,
+}
+
+impl Job {
+    fn convert(&self, input: Vec<u8>) -> Result<Converted, KilnError> {
+        if self.placeholder {
+            convert_with_placeholder(input, &self.options, self.encoder.as_ref())
+        } else {
+            convert(input, &self.options, self.encoder.as_ref())
+        }
+    }
 }
 
 fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError> {
@@ -69,7 +83,7 @@ fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError
     let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
     let encoder = (converter.build_encoder)(&params)?;
     let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits };
-    Ok(Job { config, options, params, encoder })
+    Ok(Job { config, options, params, encoder, placeholder: converter.placeholder })
 }
 
 async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
@@ -98,7 +112,7 @@ async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -
 }
 
 fn direct_mode(body: Vec<u8>, job: &Job, started: Instant) -> Result<Response, ApiError> {
-    let converted = convert(body, &job.options, job.encoder.as_ref())?;
+    let converted = job.convert(body)?;
     let timing = timings(&converted, None, None, started.elapsed());
     Ok(Response::builder()
         .status(200)
@@ -118,7 +132,7 @@ async fn storage_mode(key: &str, job: &Job, started: Instant) -> Result<Response
     let original = storage.get(key, job.config.limits.max_input_bytes).await?;
     let fetch = fetch_started.elapsed();
 
-    let converted = convert(original, &job.options, job.encoder.as_ref())?;
+    let converted = job.convert(original)?;
     let name = variant_name(converted.format.name, job.params.width, job.params.quality);
     let (mut reply, store) = store_variant(&storage, key, &name, &converted).await?;
     reply.linear_memory = linear_memory_bytes();
@@ -147,6 +161,7 @@ pub(crate) async fn store_variant(storage: &S3Store, source_key: &str, name: &st
         width: converted.width,
         height: converted.height,
         linear_memory: None,
+        placeholder: converted.placeholder.clone(),
     };
     Ok((reply, started.elapsed()))
 }

@@ -7,6 +7,7 @@
 //! [`CombinedReply`], [`ErrorBody`]): the converter serializes them and the
 //! fan-out parses them, so both sides share one definition.
 
+pub use kiln_core::placeholder::Placeholder;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -51,6 +52,10 @@ pub struct Manifest {
     /// short (a crash, a lost lease, a storage outage) and re-driven.
     #[serde(default)]
     pub attempts: u32,
+    /// What a page shows before the image arrives (ThumbHash, BlurHash,
+    /// dominant colour, aspect ratio), from the thumbnail once it is made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<Placeholder>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
@@ -102,6 +107,10 @@ pub struct Variant {
     /// The converter instance's linear-memory peak in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_memory: Option<u64>,
+    /// The placeholders the converter sent with this variant (the
+    /// thumbnail's), on their way to [`Manifest::placeholder`].
+    #[serde(skip)]
+    pub placeholder: Option<Placeholder>,
 }
 
 impl Variant {
@@ -119,6 +128,7 @@ impl Variant {
             error: Some(error),
             stages: BTreeMap::new(),
             linear_memory: None,
+            placeholder: None,
         }
     }
 
@@ -136,6 +146,7 @@ impl Variant {
             error: None,
             stages,
             linear_memory: reply.linear_memory,
+            placeholder: reply.placeholder,
         }
     }
 }
@@ -151,6 +162,7 @@ impl Manifest {
             timings: BTreeMap::new(),
             error: None,
             attempts: 0,
+            placeholder: None,
         }
     }
 
@@ -164,8 +176,12 @@ impl Manifest {
         }
     }
 
-    /// Records `variant`, replacing an earlier entry of its format.
-    pub fn upsert(&mut self, variant: Variant) {
+    /// Records `variant`, replacing an earlier entry of its format; its
+    /// placeholders become the manifest's.
+    pub fn upsert(&mut self, mut variant: Variant) {
+        if let Some(placeholder) = variant.placeholder.take() {
+            self.placeholder = Some(placeholder);
+        }
         match self.variants.iter_mut().find(|v| v.format == variant.format) {
             Some(slot) => *slot = variant,
             None => self.variants.push(variant),
@@ -195,6 +211,9 @@ pub struct VariantReply {
     pub height: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_memory: Option<u64>,
+    /// The image's placeholders, from the thumbnail converter.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub placeholder: Option<Placeholder>,
 }
 
 /// Every error answer of kiln: `{"error": "<code>", "detail": "..."}`.
@@ -248,6 +267,21 @@ mod tests {
         let json = serde_json::to_value(variant(VariantStatus::Failed)).unwrap();
         assert!(json.get("url").is_none());
         assert_eq!(json["status"], "failed");
+    }
+
+    #[test]
+    fn a_variants_placeholder_becomes_the_manifests_and_stays() {
+        let placeholder = Placeholder { thumbhash: "t".into(), blurhash: "b".into(), dominant_color: "#102030".into(), aspect_ratio: 1.5 };
+        let mut m = Manifest::new("id", Status::Converting, "originals/x.jpg");
+        m.upsert(Variant { placeholder: Some(placeholder.clone()), ..variant(VariantStatus::Done) });
+        m.upsert(variant(VariantStatus::Failed));
+        assert_eq!(m.placeholder.as_ref(), Some(&placeholder));
+        assert!(m.variants.iter().all(|v| v.placeholder.is_none()));
+        let json = serde_json::to_value(&m).unwrap();
+        assert_eq!(json["placeholder"]["dominant_color"], "#102030");
+        assert!(json["variants"][0].get("placeholder").is_none(), "{json}");
+        assert_eq!(serde_json::from_value::<Manifest>(json).unwrap(), m);
+        assert!(serde_json::to_value(Manifest::new("id", Status::Converting, "k")).unwrap().get("placeholder").is_none());
     }
 
     #[test]

@@ -539,6 +539,13 @@ impl MemConverters {
             width: 1,
             height: 1,
             linear_memory: None,
+            // Like the real thumbnail converter, this one sends placeholders.
+            placeholder: (format == "thumbnail").then(|| crate::manifest::Placeholder {
+                thumbhash: "mem".into(),
+                blurhash: "mem".into(),
+                dominant_color: "#000000".into(),
+                aspect_ratio: 1.0,
+            }),
         };
         Converted::Variant(Variant::done(1.0, reply, BTreeMap::new()))
     }
