@@ -74,7 +74,15 @@ try {
   }))
   // The thumbnail is shown: wait for it to load, then read its size.
   await page.waitForFunction(() => document.querySelector('.upload img.thumbnail')?.complete && document.querySelector('.upload img.thumbnail').naturalWidth > 0, { timeout: 30_000 })
-  result.thumbnail = await page.$eval('.upload img.thumbnail', (img) => ({ src: img.src, width: img.naturalWidth, height: img.naturalHeight }))
+  result.thumbnail = await page.$eval('.upload img.thumbnail', (img) => ({
+    src: img.src,
+    width: img.naturalWidth,
+    height: img.naturalHeight,
+    // The placeholder under it: aspect ratio, dominant colour, ThumbHash.
+    aspectRatio: img.style.aspectRatio,
+    dominantColor: img.dataset.dominantColor,
+    preview: img.style.backgroundImage.startsWith('url("data:image/png;base64,'),
+  }))
   result.progressShown = await page.$eval('.uppy-StatusBar', (el) => el.innerText).catch(() => '')
   result.pageOrigin = await page.evaluate(() => location.origin)
   await page.screenshot({ path: screenshot, fullPage: true })

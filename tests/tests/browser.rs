@@ -115,6 +115,11 @@ fn the_upload_page_uploads_resumes_after_a_reload_and_shows_the_variants() {
 
     // And the server agrees: the original is the file, every variant decodes.
     let manifest = s.wait_for_manifest(&format!("/v1/uploads/{upload_id}"));
+    // The thumbnail sits on the manifest's placeholder.
+    let (shown, placeholder) = (&result["thumbnail"], &manifest["placeholder"]);
+    assert_eq!(shown["dominantColor"], placeholder["dominant_color"], "{shown}");
+    assert_eq!(shown["aspectRatio"].as_str(), Some(format!("{} / 1", placeholder["aspect_ratio"]).as_str()), "{shown}");
+    assert_eq!(shown["preview"], true, "no ThumbHash preview: {shown}");
     assert_eq!(manifest["original"]["sha256"], hex(&Sha256::digest(&data)).as_str());
     for link in result["links"].as_array().unwrap() {
         let variant = manifest["variants"].as_array().unwrap().iter().find(|v| v["format"] == link["format"]).unwrap();

@@ -1,6 +1,6 @@
 // kiln's upload page: the Uppy Dashboard uploading with tus to kiln's
 // /v1/uploads, then the manifest of each finished upload (its variants, the
-// thumbnail and their links).
+// thumbnail over its placeholder, and their links).
 //
 // Configuration comes from the URL fragment (never sent to any server):
 //   #token=<scoped upload token>  from POST /v1/upload-tokens, minted by the
@@ -16,6 +16,7 @@ import Uppy from '@uppy/core'
 import Dashboard from '@uppy/dashboard'
 import Tus from '@uppy/tus'
 import GoldenRetriever from '@uppy/golden-retriever'
+import { thumbHashToDataURL } from 'thumbhash'
 
 const MiB = 1024 * 1024
 const fragment = new URLSearchParams(location.hash.slice(1))
@@ -131,6 +132,15 @@ function render (card, name, manifest) {
   image.className = 'thumbnail'
   image.alt = thumbnail ? `thumbnail of ${name}` : ''
   if (thumbnail) image.src = thumbnail.url
+  // The manifest's placeholder: the space reserved at the right aspect
+  // ratio, the dominant colour and the ThumbHash preview painted at once.
+  const placeholder = manifest.placeholder
+  if (placeholder) {
+    const hash = Uint8Array.from(atob(placeholder.thumbhash), (c) => c.charCodeAt(0))
+    image.style.aspectRatio = String(placeholder.aspect_ratio)
+    image.style.background = `${placeholder.dominant_color} center / cover url(${thumbHashToDataURL(hash)})`
+    image.dataset.dominantColor = placeholder.dominant_color
+  }
   const body = document.createElement('div')
   const title = document.createElement('h2')
   title.textContent = name
