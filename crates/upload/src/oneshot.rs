@@ -51,8 +51,7 @@ impl<P: Platform> Kiln<P> {
         record.lease = Some(Lease::new(&owner, now, self.config.lease_ms));
         record.grant = scope;
 
-        self.objects.put(&keys::marker_key(&id), id.as_bytes(), "text/plain").await?;
-        let stored = state::create(&self.state, record).await?;
+        let stored = self.create_upload_record(record).await?;
         let put = self.objects.put(&key, &bytes, mime).await;
         drop(bytes);
         let etag = match put {

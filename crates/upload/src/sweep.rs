@@ -16,15 +16,28 @@
 //! Re-driving is left to the caller ([`SweepReport::redrive`],
 //! [`SweepReport::unconverted`]), which on Spin hands each to its own
 //! request so one sweep never runs conversions itself.
+//!
+//! A marker with no record is the one thing deleted by age alone
+//! (`orphan_grace_ms`): its creation died before writing the record, or is
+//! still writing it. Nothing can tell the two apart: on Spin's SQLite store a
+//! swap from "absent" is an unconditional write, so no one can fence a
+//! creation off. So creating an upload ([`Kiln::create_upload_record`]) keeps
+//! to half the grace: it gives up before writing a record that late, and
+//! puts its marker back when its write came back that late. The sweep, for
+//! its part, looks for the record again after deleting such a marker and
+//! puts the marker back if the record has appeared. What is left: a record
+//! write that lands after the sweep's last look (held in flight for more
+//! than half the grace) from an instance that dies before putting its
+//! marker back. Nobody was told of that upload, but its record stays.
 
 use crate::error::UploadError;
 use crate::events::ObjectEvent;
 use crate::keys;
 use crate::manifest::Status;
 use crate::pipeline::Work;
-use crate::ports::{ObjectInfo, ObjectStore};
+use crate::ports::{ObjectInfo, ObjectStore, StoreError};
 use crate::record::{Retired, UploadRecord};
-use crate::state::{self, Change};
+use crate::state::{self, Change, Stored};
 use crate::{Kiln, Platform};
 use serde::Serialize;
 use std::collections::BTreeMap;
@@ -56,6 +69,40 @@ const UPLOADS_CURSOR: &str = "uploads-cursor";
 const ORIGINALS_CURSOR: &str = "originals-cursor";
 
 impl<P: Platform> Kiln<P> {
+    /// Creates a new upload: its marker `uploads/<id>/record` first, so the
+    /// sweep finds it whatever crashes next, then its record (tus and
+    /// one-shot uploads; an event's upload is found by its original).
+    ///
+    /// The sweep deletes a marker without a record once it is
+    /// `orphan_grace_ms` old. So a creation that has taken half that long
+    /// before its record write gives up (a 502 to try again; the marker is
+    /// left to the sweep), and one whose record write came back that late
+    /// puts its marker again, in case the sweep took it in between, or if
+    /// that fails removes the record (see the module documentation).
+    pub(crate) async fn create_upload_record(&self, record: UploadRecord) -> Result<Stored, UploadError> {
+        let id = record.id().to_string();
+        let started = self.now();
+        let late = |now: u64| now.saturating_sub(started) >= self.config.orphan_grace_ms / 2;
+        self.objects.put(&keys::marker_key(&id), id.as_bytes(), "text/plain").await?;
+        if late(self.now()) {
+            return Err(UploadError::Storage(StoreError::Failed(format!(
+                "creating upload {id} took {} ms, over half the sweep's orphan grace of {} ms; nothing was recorded, try again",
+                self.now().saturating_sub(started),
+                self.config.orphan_grace_ms
+            ))));
+        }
+        let stored = state::create(&self.state, record).await?;
+        if late(self.now())
+            && let Err(e) = self.objects.put(&keys::marker_key(&id), id.as_bytes(), "text/plain").await
+        {
+            // The marker may be gone for good: take the record away too
+            // (nobody has been told of this upload yet).
+            state::remove(&self.state, &id).await?;
+            return Err(e.into());
+        }
+        Ok(stored)
+    }
+
     /// One bounded pass of the sweep (see the module documentation).
     pub async fn sweep(&self) -> Result<SweepReport, UploadError> {
         let mut report = SweepReport::default();
@@ -109,7 +156,14 @@ impl<P: Platform> Kiln<P> {
         let Some(stored) = state::load(&self.state, id).await? else {
             // A marker or chunk whose record was never written (or is gone).
             let stale: Vec<_> = objects.iter().filter(|o| old(o, self.config.orphan_grace_ms)).collect();
-            return self.delete_all(stale, report).await;
+            let marker = stale.iter().any(|o| keys::is_marker(&o.key));
+            self.delete_all(stale, report).await?;
+            // The record may have been written since the look above (a slow
+            // creation, or this sweep was slow): then it keeps its marker.
+            if marker && state::load(&self.state, id).await?.is_some() {
+                self.objects.put(&keys::marker_key(id), id.as_bytes(), "text/plain").await?;
+            }
+            return Ok(());
         };
         let record = &stored.record;
         if record.tus.as_ref().is_some_and(|t| t.retired.is_some()) {

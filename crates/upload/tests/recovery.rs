@@ -324,3 +324,133 @@ fn transient_storage_failures_and_lost_responses_everywhere_still_finish() {
         }
     }
 }
+
+/// Polls `fut` until `done()` holds or it finishes. In a world made with a
+/// yield chance of 1 every call yields once first, so each poll runs one
+/// call: a test can stop an operation between any two calls and run
+/// another one there.
+fn poll_until<F: std::future::Future>(fut: &mut std::pin::Pin<Box<F>>, done: impl Fn() -> bool) -> Option<F::Output> {
+    let waker = futures::task::noop_waker();
+    let mut cx = std::task::Context::from_waker(&waker);
+    for _ in 0..10_000 {
+        if done() {
+            return None;
+        }
+        if let std::task::Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return Some(out);
+        }
+    }
+    panic!("no progress");
+}
+
+fn stepping_world(seed: u64) -> kiln_upload::memory::MemWorld {
+    let mut world = kiln_upload::memory::MemWorld::new(seed, 1.0);
+    world.objects.min_part_bytes = small_config().min_part_bytes;
+    world.converters = kiln_upload::memory::MemConverters::new(world.objects.clone(), world.chaos.clone());
+    world
+}
+
+fn new_tus(len: usize) -> kiln_upload::tus::NewUpload {
+    kiln_upload::tus::NewUpload { length: Some(len as u64), metadata: metadata("slow.png"), ..Default::default() }
+}
+
+fn upload_keys(world: &kiln_upload::memory::MemWorld) -> Vec<String> {
+    world.state.keys().into_iter().filter(|k| k.starts_with("upload/")).collect()
+}
+
+/// The interleaving the property test found (seed in interleavings.rs),
+/// with a creation that lives on: the sweep looks for the record of a
+/// marker older than the orphan grace, finds none and deletes the marker;
+/// only then does the creation's record write land. Before, the upload
+/// then had no marker, so once its client gave up nothing ever reaped it
+/// (and a one-shot or final upload whose worker died stayed `converting`
+/// or `assembling`). Now the creation sees its write came back late and
+/// puts its marker back.
+#[test]
+fn a_creation_whose_marker_was_swept_before_its_record_landed_puts_it_back() {
+    let world = stepping_world(40);
+    let kiln = kiln(&world);
+    let cfg = small_config();
+    let mut create = Box::pin(kiln.tus_create(new_tus(500)));
+    // The marker is stored; the record write is on its way...
+    poll_until(&mut create, || !world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+    assert!(upload_keys(&world).is_empty());
+    // ...and held up past the grace, while a sweep deletes the marker.
+    world.clock.advance(cfg.orphan_grace_ms);
+    block_on(kiln.sweep()).unwrap();
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty(), "the sweep took the marker");
+    let id = poll_until(&mut create, || false).unwrap().unwrap().view.id;
+    assert_eq!(world.objects.keys(keys::UPLOADS_PREFIX), vec![keys::marker_key(&id)], "the creation put its marker back");
+    // The client gives up: the upload expires and is reaped.
+    world.clock.advance(cfg.expiry_ms);
+    assert_eq!(block_on(kiln.sweep()).unwrap().reaped, vec![id]);
+    assert!(upload_keys(&world).is_empty());
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+}
+
+/// As above, but putting the marker back fails: the creation then removes
+/// its record rather than leave one the sweep cannot find, and answers an
+/// error (the client, told of no upload, tries again).
+#[test]
+fn a_late_creation_that_cannot_put_its_marker_back_removes_its_record() {
+    let world = stepping_world(43);
+    let kiln = kiln(&world);
+    let cfg = small_config();
+    let mut create = Box::pin(kiln.tus_create(new_tus(500)));
+    poll_until(&mut create, || !world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+    world.clock.advance(cfg.orphan_grace_ms);
+    block_on(kiln.sweep()).unwrap();
+    world.objects.script("PUT uploads/", Fault::Fail);
+    let refused = poll_until(&mut create, || false).unwrap();
+    assert!(matches!(refused, Err(UploadError::Storage(_))));
+    assert!(upload_keys(&world).is_empty(), "no record is left");
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+}
+
+/// The same race seen from the sweep: it looked, found no record, and its
+/// delete came after the creation had written its record and put its
+/// marker back (here the delete's answer is lost and it is sent again).
+/// The sweep looks again after deleting and puts the marker back.
+#[test]
+fn a_sweep_whose_marker_delete_came_after_the_record_puts_the_marker_back() {
+    let world = stepping_world(41);
+    let kiln = kiln(&world);
+    let cfg = small_config();
+    let mut create = Box::pin(kiln.tus_create(new_tus(500)));
+    poll_until(&mut create, || !world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+    world.clock.advance(cfg.orphan_grace_ms);
+    world.objects.script("DELETE uploads/", Fault::Lose);
+    let mut sweep = Box::pin(kiln.sweep());
+    // The sweep found no record and deleted the marker; its answer is lost.
+    poll_until(&mut sweep, || world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+    let id = poll_until(&mut create, || false).unwrap().unwrap().view.id;
+    assert_eq!(world.objects.keys(keys::UPLOADS_PREFIX), vec![keys::marker_key(&id)]);
+    // The retried delete takes the marker again; the sweep then sees the record.
+    poll_until(&mut sweep, || false).unwrap().unwrap();
+    assert_eq!(world.objects.keys(keys::UPLOADS_PREFIX), vec![keys::marker_key(&id)], "the sweep put the marker back");
+    world.clock.advance(cfg.expiry_ms);
+    assert_eq!(block_on(kiln.sweep()).unwrap().reaped, vec![id]);
+    assert!(upload_keys(&world).is_empty());
+}
+
+/// A creation held up for half the grace before its record write gives up
+/// instead of writing a record the sweep may no longer find; its marker is
+/// swept as the leftover of a creation that never finished.
+#[test]
+fn a_creation_held_up_before_its_record_write_gives_up() {
+    let world = stepping_world(42);
+    let kiln = kiln(&world);
+    let cfg = small_config();
+    let mut post = Box::pin(kiln.post_image(Some("slow.png"), png(12, 12, 42), None));
+    // Held up on its first call, storing its marker.
+    let polls = std::cell::Cell::new(0);
+    poll_until(&mut post, || polls.replace(polls.get() + 1) == 1);
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+    world.clock.advance(cfg.orphan_grace_ms / 2);
+    let refused = poll_until(&mut post, || false).unwrap();
+    assert!(matches!(&refused, Err(UploadError::Storage(e)) if e.to_string().contains("orphan grace")), "{refused:?}");
+    assert!(upload_keys(&world).is_empty(), "no record was written");
+    world.clock.advance(cfg.orphan_grace_ms);
+    block_on(kiln.sweep()).unwrap();
+    assert!(world.objects.keys(keys::UPLOADS_PREFIX).is_empty());
+}

@@ -227,8 +227,7 @@ impl<P: Platform> Kiln<P> {
             record.manifest.attempts = 1;
             record.lease = Some(Lease::new(&owner, now, self.config.lease_ms));
         }
-        self.objects.put(&keys::marker_key(&id), id.as_bytes(), "text/plain").await?;
-        let created = state::create(&self.state, record).await?;
+        let created = self.create_upload_record(record).await?;
         let view = TusView::of(&id, tus_of(&created.record)?);
         let work = is_final.then(|| Work::claimed(&id, &owner, created));
         Ok(Created { view, work })
