@@ -7,6 +7,17 @@
 //! clock moves. Then a quiet recovery phase: time passes, the sweep runs and
 //! its re-drives are carried out.
 //!
+//! Like a platform's request timeout, the test kills a request that has run
+//! longer than [`REQUEST_LIMIT_MS`] (longer than a lock and a lease, so work
+//! still outlives both), and the orphan grace is longer than that. Without
+//! a limit a creation could write its record after the sweep had taken its
+//! marker as the leftover of a dead creation, and then die itself: no
+//! design can find that record (Spin's SQLite store writes a swap from
+//! "absent" unconditionally, so a creation cannot be fenced off). The
+//! upload logic narrows this down to a record write held in flight past
+//! half the grace (`Kiln::create_upload_record`; recovery.rs steps through
+//! the cases it handles); the limit rules out the rest.
+//!
 //! Invariants, checked after every scheduling step and at the end:
 //! - the stored chunks of an unfinished upload are exactly the client's
 //!   bytes up to the recorded offset;
@@ -20,11 +31,11 @@ mod common;
 use common::{png, small_config};
 use futures::task::noop_waker;
 use kiln_upload::manifest::Status;
-use kiln_upload::memory::{Chaos, MemWorld, Memory, StateQuirks, StoreFaults};
+use kiln_upload::memory::{Chaos, MemClock, MemWorld, Memory, StateQuirks, StoreFaults};
 use kiln_upload::pipeline::Work;
 use kiln_upload::record::UploadRecord;
 use kiln_upload::tus::{Begun, NewUpload};
-use kiln_upload::{keys, Kiln, UploadConfig};
+use kiln_upload::{keys, Clock, Kiln, UploadConfig};
 use proptest::prelude::*;
 use std::cell::RefCell;
 use std::collections::BTreeMap;
@@ -68,25 +79,33 @@ impl Exec {
     }
 }
 
+/// How long a request may run before the platform kills it.
+const REQUEST_LIMIT_MS: u64 = 20_000;
+
 /// A server operation that may crash: its future is dropped mid-way (the
-/// instance died), and the client sees a broken connection.
+/// instance died, or the request ran past [`REQUEST_LIMIT_MS`]), and the
+/// client sees a broken connection.
 struct Crashable<F: Future> {
     inner: Option<Pin<Box<F>>>,
     chaos: Chaos,
     p: f64,
+    clock: MemClock,
+    started: Option<u64>,
 }
 
 #[derive(Debug)]
 struct Crashed;
 
-fn crashable<F: Future>(fut: F, chaos: &Chaos, p: f64) -> Crashable<F> {
-    Crashable { inner: Some(Box::pin(fut)), chaos: chaos.clone(), p }
+fn crashable<F: Future>(fut: F, world: &MemWorld, p: f64) -> Crashable<F> {
+    Crashable { inner: Some(Box::pin(fut)), chaos: world.chaos.clone(), p, clock: world.clock.clone(), started: None }
 }
 
 impl<F: Future> Future for Crashable<F> {
     type Output = Result<F::Output, Crashed>;
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        if self.chaos.chance(self.p) {
+        let now = self.clock.now_ms();
+        let started = *self.started.get_or_insert(now);
+        if self.chaos.chance(self.p) || now - started > REQUEST_LIMIT_MS {
             self.inner = None;
             return Poll::Ready(Err(Crashed));
         }
@@ -130,7 +149,9 @@ fn scenarios() -> impl Strategy<Value = Scenario> {
 }
 
 fn config() -> UploadConfig {
-    UploadConfig { expiry_ms: 3_600_000, max_attempts: 50, ..small_config() }
+    // A marker with no record is deleted once older than the orphan grace:
+    // it must be longer than a request can last (see the module docs).
+    UploadConfig { expiry_ms: 3_600_000, max_attempts: 50, orphan_grace_ms: 30_000, ..small_config() }
 }
 
 /// What the clients know: each upload's bytes, and whether its client saw
@@ -152,13 +173,13 @@ struct Env {
 
 impl Env {
     fn op<F: Future>(&self, fut: F) -> Crashable<F> {
-        crashable(fut, &self.world.chaos, self.crash)
+        crashable(fut, &self.world, self.crash)
     }
 
     /// Runs `work` in the background, as an instance that answered first.
     fn spawn_work(&self, work: Work) {
         let kiln = self.kiln.clone();
-        let run = crashable(async move { kiln.run(work).await.map(|_| ()) }, &self.world.chaos, self.crash);
+        let run = crashable(async move { kiln.run(work).await.map(|_| ()) }, &self.world, self.crash);
         self.exec.spawn(async move {
             let _ = run.await;
         });
@@ -246,9 +267,9 @@ async fn sweeper(env: Rc<Env>) {
     for _ in 0..15 {
         let Ok(Ok(report)) = env.op(env.kiln.sweep()).await else { continue };
         for id in report.redrive {
-            let (kiln, chaos, crash) = (env.kiln.clone(), env.world.chaos.clone(), env.crash);
+            let (kiln, world, crash) = (env.kiln.clone(), env.world.clone(), env.crash);
             env.exec.spawn(async move {
-                let _ = crashable(async move { kiln.drive(&id).await.map(|_| ()) }, &chaos, crash).await;
+                let _ = crashable(async move { kiln.drive(&id).await.map(|_| ()) }, &world, crash).await;
             });
         }
         for original in report.unconverted {
@@ -416,5 +437,23 @@ proptest! {
 #[test]
 fn a_calm_run_finishes_everything_on_the_first_attempt() {
     let s = Scenario { seed: 7, tus_clients: 3, one_shots: 1, events: 1, crash: 0.0, fail: 0.0, lose: 0.0, unreachable: 0.0, redis_like: false, sweeping: true };
+    run_scenario(&s);
+}
+
+/// The case that found a record left `converting` (about one case in 9,000
+/// then; ids are now fixed by the seed, so it replays): a one-shot upload
+/// stored its marker; its record write was held up by a lock-long stall
+/// (5 s) past the orphan grace the test used then (2 s, with no request
+/// limit); a sweep found no record and deleted the marker; the record
+/// write landed; the instance died before storing the original. Nothing
+/// pointed at the record any more, so no sweep ever re-drove it. The logic
+/// now handles every variant in which the creation or the sweep lives on
+/// (recovery.rs, from `a_creation_whose_marker_was_swept_before_its_record_landed_puts_it_back`);
+/// this one no design can, and the request limit rules it out as a
+/// platform does (module docs). Under today's model the seed no longer
+/// reaches the race: it stays as a replay of the scenario.
+#[test]
+fn seed_a_one_shot_record_written_after_the_sweep_took_its_marker() {
+    let s = Scenario { seed: 6091346291903688450, tus_clients: 2, one_shots: 1, events: 0, crash: 0.02604055958618926, fail: 0.07572886881594776, lose: 0.06156578848941355, unreachable: 0.0, redis_like: true, sweeping: true };
     run_scenario(&s);
 }
