@@ -108,9 +108,10 @@ pub struct Variant {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_memory: Option<u64>,
     /// The placeholders the converter sent with this variant (the
-    /// thumbnail's), on their way to [`Manifest::placeholder`].
+    /// thumbnail's), on their way to [`Manifest::placeholder`] (boxed: only
+    /// one variant in four has them).
     #[serde(skip)]
-    pub placeholder: Option<Placeholder>,
+    pub placeholder: Option<Box<Placeholder>>,
 }
 
 impl Variant {
@@ -146,7 +147,7 @@ impl Variant {
             error: None,
             stages,
             linear_memory: reply.linear_memory,
-            placeholder: reply.placeholder,
+            placeholder: reply.placeholder.map(Box::new),
         }
     }
 }
@@ -180,7 +181,7 @@ impl Manifest {
     /// placeholders become the manifest's.
     pub fn upsert(&mut self, mut variant: Variant) {
         if let Some(placeholder) = variant.placeholder.take() {
-            self.placeholder = Some(placeholder);
+            self.placeholder = Some(*placeholder);
         }
         match self.variants.iter_mut().find(|v| v.format == variant.format) {
             Some(slot) => *slot = variant,
@@ -273,7 +274,7 @@ mod tests {
     fn a_variants_placeholder_becomes_the_manifests_and_stays() {
         let placeholder = Placeholder { thumbhash: "t".into(), blurhash: "b".into(), dominant_color: "#102030".into(), aspect_ratio: 1.5 };
         let mut m = Manifest::new("id", Status::Converting, "originals/x.jpg");
-        m.upsert(Variant { placeholder: Some(placeholder.clone()), ..variant(VariantStatus::Done) });
+        m.upsert(Variant { placeholder: Some(Box::new(placeholder.clone())), ..variant(VariantStatus::Done) });
         m.upsert(variant(VariantStatus::Failed));
         assert_eq!(m.placeholder.as_ref(), Some(&placeholder));
         assert!(m.variants.iter().all(|v| v.placeholder.is_none()));

@@ -167,7 +167,7 @@ impl<'a> Chunks<'a> {
                 parts.push(&bytes[pos..]);
                 break;
             }
-            if &head[4..8] == b"PLTE" && (len == 0 || len % 3 != 0 || len > 3 * 256) {
+            if &head[4..8] == b"PLTE" && (len == 0 || !len.is_multiple_of(3) || len > 3 * 256) {
                 return Err(KilnError::Corrupt(format!("PNG palette of {len} bytes: it must hold 1 to 256 RGB entries")));
             }
             if !SKIPPED.iter().any(|t| &head[4..8] == *t) {
