@@ -25,6 +25,8 @@ use moxcms::{ColorProfile, DataColorSpace, Layout, ParsingOptions, RenderingInte
 /// and camera profiles are a few KiB; the largest common print (CMYK)
 /// profiles ~2 MiB.
 pub const DEFAULT_MAX_ICC_BYTES: u64 = 4 * 1024 * 1024;
+/// A compressed profile's size past the limit: unknown, it was not inflated.
+const INFLATES_PAST_LIMIT: u64 = u64::MAX;
 /// The largest lookup table moxcms may read from a profile.
 const MAX_CLUT_BYTES: usize = 4 * 1024 * 1024;
 
@@ -38,7 +40,13 @@ pub fn working_bytes(profile_len: u64) -> u64 {
 /// The ICC profile embedded in `bytes`, if any: at most `max_bytes`
 /// (decompressed), else a 413.
 pub fn read_icc(bytes: &[u8], max_bytes: u64) -> Result<Option<Vec<u8>>, KilnError> {
-    let too_large = |len: u64| KilnError::TooLarge(format!("its ICC profile is {len} bytes, the limit is {max_bytes} bytes"));
+    let too_large = |len: u64| {
+        KilnError::TooLarge(if len == INFLATES_PAST_LIMIT {
+            format!("its ICC profile inflates to more than the limit of {max_bytes} bytes")
+        } else {
+            format!("its ICC profile is {len} bytes, the limit is {max_bytes} bytes")
+        })
+    };
     match sniff(bytes) {
         Some(InputFormat::Jpeg) => jpeg_icc(bytes, max_bytes).map_err(too_large),
         Some(InputFormat::Png) => png_icc(bytes, max_bytes).map_err(too_large),
@@ -79,7 +87,7 @@ fn png_icc(bytes: &[u8], max_bytes: u64) -> Result<Option<Vec<u8>>, u64> {
     let Some(stream) = data.iter().position(|&b| b == 0).and_then(|nul| data.get(nul + 2..)) else { return Ok(None) };
     match fdeflate::decompress_to_vec_bounded(stream, max_bytes.min(usize::MAX as u64) as usize) {
         Ok(profile) => Ok(Some(profile)),
-        Err(fdeflate::BoundedDecompressionError::OutputTooLarge { .. }) => Err(max_bytes + 1),
+        Err(fdeflate::BoundedDecompressionError::OutputTooLarge { .. }) => Err(INFLATES_PAST_LIMIT),
         Err(_) => Ok(None),
     }
 }
@@ -182,7 +190,7 @@ mod tests {
         // A small stream that inflates past the limit is refused, not inflated.
         let bomb = png_with_iccp(&fdeflate::compress_to_vec(&vec![0u8; 8 << 20]));
         assert!(bomb.len() < 100_000);
-        assert!(matches!(read_icc(&bomb, 1 << 20), Err(KilnError::TooLarge(_))));
+        assert!(matches!(read_icc(&bomb, 1 << 20), Err(KilnError::TooLarge(m)) if m.contains("inflates to more than the limit of 1048576 bytes")));
         assert_eq!(read_icc(&png_with_iccp(b"not zlib"), 1 << 20).unwrap(), None);
     }
 
