@@ -9,6 +9,8 @@ pub mod jpeg;
 pub mod png;
 #[cfg(feature = "webp")]
 pub mod webp;
+#[cfg(feature = "webp")]
+pub mod webp_anim;
 
 use crate::error::KilnError;
 use crate::image::Image;
@@ -36,6 +38,13 @@ pub trait Encoder {
     /// `height` image with `channels` channels, input pixels excluded.
     fn working_bytes(&self, width: u32, height: u32, channels: u32) -> u64;
     fn encode(&self, img: &Image) -> Result<Vec<u8>, KilnError>;
+    /// This encoder as the WebP encoder, when it is one: an animated input
+    /// then becomes an animated WebP ([`crate::animation`]) instead of its
+    /// first frame.
+    #[cfg(feature = "webp")]
+    fn as_webp(&self) -> Option<&webp::WebpEncoder> {
+        None
+    }
 }
 
 /// Checks a 0..=100 quality parameter.

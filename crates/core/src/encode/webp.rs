@@ -47,4 +47,8 @@ impl Encoder for WebpEncoder {
             .map_err(|e| KilnError::Encode(format!("libwebp: {e:?}")))?;
         Ok(memory.to_vec())
     }
+
+    fn as_webp(&self) -> Option<&WebpEncoder> {
+        Some(self)
+    }
 }
