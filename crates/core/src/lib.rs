@@ -8,12 +8,16 @@
 //! ICC profile to sRGB) → [`encode`] (one module per
 //! output format, behind the [`encode::Encoder`] trait). [`pipeline`] strings
 //! them together and times each stage; [`multi`] decodes once for many outputs.
+//! [`animation`] streams an animated GIF, frame by frame, into an animated
+//! WebP.
 //!
 //! Nothing here touches WASI, HTTP, storage or uploads (that is
 //! `kiln-upload`): the crate is about images only, tested natively and
 //! linked unchanged into the Spin components.
 
 pub mod alloc_counter;
+#[cfg(feature = "webp")]
+pub mod animation;
 pub mod colour;
 mod container;
 pub mod decode;

@@ -174,6 +174,14 @@ pub fn convert_with_placeholder(input: Vec<u8>, options: &ConvertOptions, encode
 }
 
 fn convert_inner(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, with_placeholder: bool) -> Result<Converted, KilnError> {
+    // An animated GIF into WebP stays animated (crate::animation).
+    #[cfg(feature = "webp")]
+    if let Some(webp) = encoder.as_webp()
+        && crate::sniff::sniff(&input) == Some(crate::InputFormat::Gif)
+        && crate::animation::is_animated(&probe(&input)?)
+    {
+        return crate::animation::convert_animated(input, options, webp);
+    }
     let mut timings = StageTimings::default();
     let started = Instant::now();
     let (info, plan, memory) = plan(&input, options, encoder)?;

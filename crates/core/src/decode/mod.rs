@@ -9,6 +9,7 @@ mod jpeg;
 mod png;
 mod webp;
 
+pub use gif::Frames as GifFrames;
 pub use png::PngRows;
 
 use crate::error::KilnError;

@@ -11,6 +11,7 @@
 //! The hand-written [`phases`] model explains a refusal phase by phase and
 //! takes over where a plan lies outside the calibrated range.
 
+pub mod animation;
 pub mod calibration;
 pub mod phases;
 
