@@ -45,8 +45,8 @@ pub fn decode(input: Vec<u8>) -> Result<Converted, KilnError> {
 pub fn decode_many(input: Vec<u8>) -> Result<ConvertedMany, KilnError> {
     let jpeg = JpegEncoder::new(JPEG_QUALITY).expect("a valid quality");
     let outputs = [
-        Output { max_long_side: 1024, encoder: &jpeg, placeholder: false },
-        Output { max_long_side: DECODE_SIDE, encoder: &PngEncoder, placeholder: true },
+        Output { max_long_side: 1024, encoder: &jpeg, placeholder: false, widths: &[] },
+        Output { max_long_side: DECODE_SIDE, encoder: &PngEncoder, placeholder: true, widths: &[] },
     ];
     convert_many(input, &outputs, limits())
 }

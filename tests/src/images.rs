@@ -111,3 +111,37 @@ pub fn check_placeholder(s: &crate::Stack, manifest: &serde_json::Value, aspect_
     assert!(near * 200 > pixels.pixels.len() / 3, "{colour} is the colour of only {near} thumbnail pixels");
 }
 
+
+/// The manifest's responsive widths: WebP, AVIF and JPEG each have one
+/// entry per configured width narrower than the variant (`widths`,
+/// narrowest first), stored next to it as `<format>-<w>w.<ext>`, served at
+/// their URL, decoding to their size at the variant's aspect ratio; and a
+/// `srcset` listing them and the variant. The thumbnail has neither.
+pub fn check_widths(s: &crate::Stack, manifest: &serde_json::Value, expected: &[u32]) {
+    for v in manifest["variants"].as_array().unwrap() {
+        let format = v["format"].as_str().unwrap();
+        if format == "thumbnail" {
+            assert!(v.get("widths").is_none() && v.get("srcset").is_none(), "{v}");
+            continue;
+        }
+        let widths = v["widths"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let got: Vec<u64> = widths.iter().map(|w| w["width"].as_u64().unwrap()).collect();
+        assert_eq!(got, expected.iter().map(|&w| w as u64).collect::<Vec<_>>(), "{format}: {v}");
+        let (vw, vh) = (v["width"].as_f64().unwrap(), v["height"].as_f64().unwrap());
+        let mut srcset = Vec::new();
+        for w in widths {
+            let key = w["key"].as_str().unwrap();
+            let extension = v["url"].as_str().unwrap().rsplit('.').next().unwrap();
+            assert!(key.ends_with(&format!("/{format}-{}w.{extension}", w["width"])), "{key}");
+            let served = s.get_url(w["url"].as_str().unwrap());
+            assert_eq!(served.status, 200, "{w}");
+            assert_eq!(served.body.len() as u64, w["size"].as_u64().unwrap(), "{w}");
+            let size = verify(&served.body, v["mime_type"].as_str().unwrap()).unwrap();
+            assert_eq!((size.0 as u64, size.1 as u64), (w["width"].as_u64().unwrap(), w["height"].as_u64().unwrap()), "{w}");
+            assert!((size.0 as f64 / size.1 as f64 - vw / vh).abs() < 0.01, "{format} {w}: aspect ratio");
+            srcset.push(format!("{} {}w", w["url"].as_str().unwrap(), size.0));
+        }
+        srcset.push(format!("{} {vw}w", v["url"].as_str().unwrap()));
+        assert_eq!(v["srcset"].as_str(), Some(srcset.join(", ").as_str()), "{format}");
+    }
+}

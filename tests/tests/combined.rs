@@ -35,6 +35,8 @@ fn combined_mode_decodes_once_and_keeps_every_variant() {
     }
     // The thumbnail's placeholders, of the image as displayed (1600x1000).
     kiln_e2e::images::check_placeholder(&s, &manifest, 1.6);
+    // Responsive widths, from the same decode: 480 and 1024 of the 1600 px wide variants.
+    kiln_e2e::images::check_widths(&s, &manifest, &[480, 1024]);
     // Shared stages are recorded once, on the upload.
     for stage in ["fetch", "decode", "resize", "chaining", "converter_total", "fan_out"] {
         assert!(manifest["timings"][stage].as_f64().is_some(), "timings lack {stage}: {:#}", manifest["timings"]);

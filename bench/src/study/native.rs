@@ -28,7 +28,7 @@ pub fn child(input: &Path, variant: &str) -> Result<()> {
     let started = Instant::now();
     let report = if variant == "upload" {
         let encoders: Vec<_> = VARIANTS.iter().map(|v| (settings::side(v), settings::encoder(v))).collect();
-        let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false }).collect();
+        let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false, widths: &[] }).collect();
         let many = convert_many(bytes, &outputs, limits())?;
         let mut stages = json!({"probe": ms(many.shared.probe), "decode": ms(many.shared.decode), "resize": ms(many.shared.resize)});
         let mut sizes = json!({});

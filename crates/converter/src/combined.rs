@@ -10,7 +10,7 @@ use crate::params::Params;
 use crate::Converter;
 use kiln_core::{convert_many, Converted, KilnError, Output};
 use kiln_spin::body::read_capped;
-use kiln_spin::config::{var_num, Config};
+use kiln_spin::config::{responsive_widths, var_num, Config};
 use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use kiln_spin::s3::S3Store;
 use kiln_upload::keys::validate_source_key;
@@ -43,10 +43,20 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
     for c in converters {
         let encoder = (c.build_encoder)(&Params::default())?;
         if job.formats.as_ref().is_none_or(|wanted| wanted.iter().any(|f| f == encoder.format().name)) {
-            encoders.push((var_num::<u32>(c.max_side_variable)?, encoder, c.placeholder));
+            let side = var_num::<u32>(c.max_side_variable)?;
+            let widths = if c.responsive { Some(responsive_widths(side)?) } else { None };
+            encoders.push((side, encoder, c.placeholder, widths));
         }
     }
-    let outputs: Vec<Output> = encoders.iter().map(|(side, e, placeholder)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: *placeholder }).collect();
+    let outputs: Vec<Output> = encoders
+        .iter()
+        .map(|(side, e, placeholder, widths)| Output {
+            max_long_side: *side,
+            encoder: e.as_ref(),
+            placeholder: *placeholder,
+            widths: widths.as_deref().unwrap_or_default(),
+        })
+        .collect();
 
     let storage = S3Store::new(&config.s3)?;
     let t = Instant::now();
@@ -57,9 +67,9 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
     let mut stages = vec![("fetch", fetch), ("probe", many.shared.probe), ("decode", many.shared.decode), ("resize", many.shared.resize)];
     let mut entries = Vec::with_capacity(outputs.len());
     let mut named = Vec::new();
-    for (output, result) in outputs.iter().zip(many.outputs) {
+    for ((output, result), (.., widths)) in outputs.iter().zip(many.outputs).zip(&encoders) {
         let name = output.encoder.format().name;
-        let (entry, own) = store_variant(&storage, &job.key, name, result, many.shared.resize).await;
+        let (entry, own) = store_variant(&storage, &job.key, name, result, many.shared.resize, widths.is_some()).await;
         entries.push(entry);
         named.extend(own.into_iter().map(|(stage, d)| (format!("{name}-{stage}"), d)));
     }
@@ -87,14 +97,16 @@ fn check(req: &IncomingRequest) -> Result<Config, ApiError> {
     Ok(config)
 }
 
-/// PUTs one converted variant (always the canonical one); returns its entry
-/// and its own stages (derived resize, encode, store).
+/// PUTs one converted variant (always the canonical one) and its
+/// responsive widths; returns its entry and its own stages (derived resize,
+/// encode, widths, store).
 async fn store_variant(
     storage: &S3Store,
     source_key: &str,
     name: &str,
     result: Result<Converted, KilnError>,
     shared_resize: Duration,
+    responsive: bool,
 ) -> (CombinedEntry, Vec<(&'static str, Duration)>) {
     let failed = |e: ApiError| CombinedEntry {
         format: name.to_string(),
@@ -106,11 +118,15 @@ async fn store_variant(
         Ok(c) => c,
         Err(e) => return (failed(e.into()), Vec::new()),
     };
-    let (reply, store) = match handler::store_variant(storage, source_key, name, &converted).await {
+    let (reply, store) = match handler::store_variant(storage, source_key, name, &converted, responsive).await {
         Ok(stored) => stored,
         Err(e) => return (failed(e), Vec::new()),
     };
-    let own = vec![("resize", converted.timings.resize.saturating_sub(shared_resize)), ("encode", converted.timings.encode), ("store", store)];
+    let mut own = vec![("resize", converted.timings.resize.saturating_sub(shared_resize)), ("encode", converted.timings.encode)];
+    if !converted.renditions.is_empty() {
+        own.push(("widths", converted.renditions.iter().map(|r| r.resize + r.encode).sum()));
+    }
+    own.push(("store", store));
     let stages = own.iter().map(|(s, d)| (s.to_string(), d.as_secs_f64() * 1000.0)).collect();
     (CombinedEntry { format: name.to_string(), variant: Some(reply), failure: None, stages }, own)
 }

@@ -1,6 +1,7 @@
 //! The four output formats as [`Converter`]s: which Spin variable caps the
 //! long side and how the encoder is built (from `?quality=` or the format's
-//! quality variable). Each is behind the cargo feature of its codec, so a
+//! quality variable), and whether it makes responsive widths (all but the
+//! thumbnail). Each is behind the cargo feature of its codec, so a
 //! component links only the encoders it names.
 
 #[allow(unused_imports)]
@@ -24,6 +25,7 @@ pub const WEBP: Converter = Converter {
     max_side_variable: "variant_max_side",
     build_encoder: |p| Ok(Box::new(kiln_core::encode::webp::WebpEncoder::new(quality(p, "webp_quality")?)?)),
     placeholder: false,
+    responsive: true,
 };
 
 /// AVIF (libaom), quality from `avif_quality`, speed from `avif_speed`,
@@ -37,6 +39,7 @@ pub const AVIF: Converter = Converter {
         Ok(Box::new(AvifEncoder::new(quality(p, "avif_quality")?, var_num("avif_speed")?, chroma)?))
     },
     placeholder: false,
+    responsive: true,
 };
 
 /// Progressive 4:2:0 JPEG, quality from `jpeg_quality`.
@@ -45,6 +48,7 @@ pub const JPEG: Converter = Converter {
     max_side_variable: "variant_max_side",
     build_encoder: |p| Ok(Box::new(kiln_core::encode::jpeg::JpegEncoder::new(quality(p, "jpeg_quality")?)?)),
     placeholder: false,
+    responsive: true,
 };
 
 /// The small lossless PNG thumbnail; `quality` does not apply.
@@ -58,4 +62,5 @@ pub const THUMBNAIL: Converter = Converter {
         Ok(Box::new(kiln_core::encode::png::PngEncoder))
     },
     placeholder: true,
+    responsive: false,
 };

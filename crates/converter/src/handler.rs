@@ -4,13 +4,13 @@
 
 use crate::params::{self, Params};
 use kiln_core::encode::Encoder;
-use kiln_core::{convert, convert_with_placeholder, ConvertOptions, Converted, KilnError};
+use kiln_core::{convert_with, ConvertOptions, Converted, Extras, KilnError};
 use kiln_spin::body::read_capped;
-use kiln_spin::config::{var_num, Config};
+use kiln_spin::config::{responsive_widths, var_num, Config};
 use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use kiln_spin::s3::S3Store;
-use kiln_upload::keys::{validate_source_key, variant_key, variant_name};
-use kiln_upload::manifest::VariantReply;
+use kiln_upload::keys::{responsive_name, validate_source_key, variant_key, variant_name};
+use kiln_upload::manifest::{srcset, ResponsiveWidth, VariantReply};
 use kiln_upload::ObjectStore;
 use kiln_spin::last_words;
 use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
@@ -28,6 +28,8 @@ pub struct Converter {
     /// Whether its variant carries the image's placeholders (ThumbHash,
     /// BlurHash, dominant colour, aspect ratio): the thumbnail's.
     pub placeholder: bool,
+    /// Whether its canonical variant is also made at the `responsive_widths`.
+    pub responsive: bool,
 }
 
 /// Handles one request; every failure becomes a JSON error response, even
@@ -61,15 +63,14 @@ struct Job {
     params: Params,
     encoder: Box<dyn Encoder>,
     placeholder: bool,
+    /// Responsive widths of the canonical variant in storage mode (`None`
+    /// for a parameterised one-off and for the thumbnail; unused in direct mode).
+    widths: Option<Vec<u32>>,
 }
 
 impl Job {
-    fn convert(&self, input: Vec<u8>) -> Result<Converted, KilnError> {
-        if self.placeholder {
-            convert_with_placeholder(input, &self.options, self.encoder.as_ref())
-        } else {
-            convert(input, &self.options, self.encoder.as_ref())
-        }
+    fn convert(&self, input: Vec<u8>, widths: &[u32]) -> Result<Converted, KilnError> {
+        convert_with(input, &self.options, self.encoder.as_ref(), Extras { placeholder: self.placeholder, widths })
     }
 }
 
@@ -83,7 +84,8 @@ fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError
     let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
     let encoder = (converter.build_encoder)(&params)?;
     let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits };
-    Ok(Job { config, options, params, encoder, placeholder: converter.placeholder })
+    let widths = if converter.responsive && params == Params::default() { Some(responsive_widths(max_side)?) } else { None };
+    Ok(Job { config, options, params, encoder, placeholder: converter.placeholder, widths })
 }
 
 async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -> Result<Response, ApiError> {
@@ -112,7 +114,7 @@ async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -
 }
 
 fn direct_mode(body: Vec<u8>, job: &Job, started: Instant) -> Result<Response, ApiError> {
-    let converted = job.convert(body)?;
+    let converted = job.convert(body, &[])?;
     let timing = timings(&converted, None, None, started.elapsed());
     Ok(Response::builder()
         .status(200)
@@ -132,9 +134,9 @@ async fn storage_mode(key: &str, job: &Job, started: Instant) -> Result<Response
     let original = storage.get(key, job.config.limits.max_input_bytes).await?;
     let fetch = fetch_started.elapsed();
 
-    let converted = job.convert(original)?;
+    let converted = job.convert(original, job.widths.as_deref().unwrap_or_default())?;
     let name = variant_name(converted.format.name, job.params.width, job.params.quality);
-    let (mut reply, store) = store_variant(&storage, key, &name, &converted).await?;
+    let (mut reply, store) = store_variant(&storage, key, &name, &converted, job.widths.is_some()).await?;
     reply.linear_memory = linear_memory_bytes();
     Ok(Response::builder()
         .status(200)
@@ -146,15 +148,31 @@ async fn storage_mode(key: &str, job: &Job, started: Instant) -> Result<Response
 }
 
 /// PUTs a variant of `source_key` named `name` where [`variant_key`] puts
-/// it; returns its description and how long the PUT took.
-pub(crate) async fn store_variant(storage: &S3Store, source_key: &str, name: &str, converted: &Converted) -> Result<(VariantReply, Duration), ApiError> {
+/// it, then its responsive widths next to it; returns its description and
+/// how long the PUTs took. A variant with responsive widths asked for gets
+/// a `srcset` (`responsive`), even when the image was too narrow for any.
+pub(crate) async fn store_variant(
+    storage: &S3Store,
+    source_key: &str,
+    name: &str,
+    converted: &Converted,
+    responsive: bool,
+) -> Result<(VariantReply, Duration), ApiError> {
     let format = converted.format;
     let key = variant_key(source_key, name, format.extension);
     let started = Instant::now();
     storage.put(&key, &converted.bytes, format.mime_type).await?;
+    let mut widths = Vec::with_capacity(converted.renditions.len());
+    for r in &converted.renditions {
+        let key = variant_key(source_key, &responsive_name(name, r.width), format.extension);
+        storage.put(&key, &r.bytes, format.mime_type).await?;
+        widths.push(ResponsiveWidth { url: storage.public_url(&key), key, size: r.bytes.len() as u64, width: r.width, height: r.height });
+    }
+    let url = storage.public_url(&key);
     let reply = VariantReply {
         format: format.name.to_string(),
-        url: storage.public_url(&key),
+        srcset: responsive.then(|| srcset((&url, converted.width), &widths)),
+        url,
         key,
         mime_type: format.mime_type.to_string(),
         size: converted.bytes.len() as u64,
@@ -162,17 +180,21 @@ pub(crate) async fn store_variant(storage: &S3Store, source_key: &str, name: &st
         height: converted.height,
         linear_memory: None,
         placeholder: converted.placeholder.clone(),
+        widths,
     };
     Ok((reply, started.elapsed()))
 }
 
 fn timings(c: &Converted, fetch: Option<Duration>, store: Option<Duration>, total: Duration) -> String {
     let t = &c.timings;
-    let mut stages = Vec::with_capacity(7);
+    let mut stages = Vec::with_capacity(8);
     if let Some(fetch) = fetch {
         stages.push(("fetch", fetch));
     }
     stages.extend([("probe", t.probe), ("decode", t.decode), ("resize", t.resize), ("encode", t.encode)]);
+    if !c.renditions.is_empty() {
+        stages.push(("widths", c.renditions.iter().map(|r| r.resize + r.encode).sum()));
+    }
     if let Some(store) = store {
         stages.push(("store", store));
     }

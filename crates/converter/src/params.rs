@@ -38,3 +38,4 @@ pub fn parse(path_with_query: &str, max_width: u32) -> Result<Params, ApiError> 
     }
     Ok(params)
 }
+

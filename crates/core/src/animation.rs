@@ -60,15 +60,16 @@ pub fn webp_loop_count(repeat: gif::Repeat) -> u16 {
 /// Plans an animated conversion from the header and checks every limit:
 /// the still plan's (input bytes, screen pixels, frame count, the pixels of
 /// all frames), the frames × screen pixels the animation makes (each frame
-/// is composited and resized on the whole screen), and its memory.
+/// is composited and resized on the whole screen; `max_animation_pixels`),
+/// and its memory.
 pub fn plan_animation(bytes: &[u8], options: &ConvertOptions, encoder: &WebpEncoder) -> Result<(ImageInfo, Plan, MemoryEstimate), KilnError> {
     let (info, mut plan, _still) = plan(bytes, options, encoder)?;
     let limits = &options.limits;
     let canvases = info.frames.saturating_mul(info.pixels());
-    if canvases > limits.max_pixels {
+    if canvases > limits.max_animation_pixels {
         return Err(KilnError::TooLarge(format!(
-            "an animation of {} frames of {}x{} makes {} pixels, the limit is {} pixels (max_pixels)",
-            info.frames, info.width, info.height, canvases, limits.max_pixels
+            "an animation of {} frames of {}x{} makes {} pixels, the limit is {} pixels (max_animation_pixels)",
+            info.frames, info.width, info.height, canvases, limits.max_animation_pixels
         )));
     }
     plan.channels = 4;
@@ -134,6 +135,7 @@ fn converted(bytes: Vec<u8>, source: ImageInfo, (width, height): (u32, u32), est
         orientation: 1,
         colour_managed: false,
         placeholder: None,
+        renditions: Vec::new(),
         jpeg_scale: 1,
         estimate,
         timings,
@@ -293,10 +295,10 @@ mod tests {
     }
 
     #[test]
-    fn frames_times_screen_over_max_pixels_is_refused() {
+    fn frames_times_screen_over_the_limit_is_refused() {
         let frames: Vec<_> = (0..5).map(|n| solid((n, 0, 1, 1), 1 + n as u8 % 4, DisposalMethod::Keep)).collect();
         let bytes = gif((100, 100), &frames, None);
-        let limits = Limits { max_pixels: 49_999, ..Limits::default() };
+        let limits = Limits { max_animation_pixels: 49_999, ..Limits::default() };
         let err = crate::convert(bytes.clone(), &ConvertOptions { max_long_side: 2048, limits }, &WebpEncoder::new(80.0).unwrap()).unwrap_err();
         assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("5 frames of 100x100") && m.contains("50000 pixels")), "{err}");
         let limits = Limits { max_memory_bytes: 4 << 20, ..Limits::default() };

@@ -38,6 +38,6 @@ pub mod timing;
 pub use error::KilnError;
 pub use image::{Image, PixelLayout};
 pub use limits::Limits;
-pub use multi::{convert_many, ConvertedMany, Output};
-pub use pipeline::{convert, convert_with_placeholder, ConvertOptions, Converted, StageTimings};
+pub use multi::{convert_many, ConvertedMany, Output, Rendition};
+pub use pipeline::{convert, convert_with, ConvertOptions, Converted, Extras, StageTimings};
 pub use sniff::InputFormat;

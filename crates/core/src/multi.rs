@@ -8,6 +8,10 @@
 //! such as the thumbnail are resampled from the base, not the original.
 //! Encoders run one after the other, so the peak is one decode or one encode
 //! plus the retained base image, not their sum.
+//!
+//! An output may also ask for responsive widths ([`Output::widths`]): the
+//! same format at narrower displayed widths, each derived from the same
+//! base and returned as a [`Rendition`] of that output.
 
 use crate::encode::Encoder;
 use crate::error::KilnError;
@@ -19,7 +23,7 @@ use crate::placeholder::placeholder;
 use crate::pipeline::{decode_to_target, plan, ConvertOptions, Converted, StageTimings};
 use crate::resize::{fit_within, resize, resized};
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 /// One requested output: its encoder and long-side cap.
 pub struct Output<'a> {
@@ -27,6 +31,21 @@ pub struct Output<'a> {
     pub encoder: &'a dyn Encoder,
     /// Compute this output's [`crate::placeholder::Placeholder`] (the thumbnail's).
     pub placeholder: bool,
+    /// Responsive widths (displayed px): the output is also made at each
+    /// width narrower than itself (never upscaled, never a copy of itself).
+    pub widths: &'a [u32],
+}
+
+/// An output made again at a narrower responsive width.
+#[derive(Debug, Clone)]
+pub struct Rendition {
+    pub bytes: Vec<u8>,
+    /// Displayed width and height.
+    pub width: u32,
+    pub height: u32,
+    /// Its own resize (from the shared base) and encode.
+    pub resize: Duration,
+    pub encode: Duration,
 }
 
 /// Every output's result (in request order) and the shared stages' times.
@@ -83,6 +102,8 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
             let started = Instant::now();
             let bytes = output.encoder.encode(&image)?;
             timings.encode = started.elapsed();
+            let narrower = narrower_sizes(target, orientation, output.widths);
+            let renditions = narrower.into_iter().map(|size| rendition(&base, size, output.encoder, orientation)).collect::<Result<_, _>>()?;
             Ok(Converted {
                 bytes,
                 format: output.encoder.format(),
@@ -92,6 +113,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
                 orientation,
                 colour_managed,
                 placeholder,
+                renditions,
                 jpeg_scale: plan.jpeg_scale,
                 estimate: memory,
                 timings,
@@ -99,6 +121,33 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
         })
         .collect();
     Ok(ConvertedMany { outputs: results, shared })
+}
+
+/// The stored-orientation sizes of the responsive `widths` narrower than
+/// an output of `target` (stored orientation), narrowest first, each once.
+pub fn narrower_sizes(target: (u32, u32), orientation: u16, widths: &[u32]) -> Vec<(u32, u32)> {
+    let swap = orient::swaps_dimensions(orientation);
+    let (shown_w, shown_h) = if swap { (target.1, target.0) } else { target };
+    let mut widths: Vec<u32> = widths.iter().copied().filter(|&w| w > 0 && w < shown_w).collect();
+    widths.sort_unstable();
+    widths.dedup();
+    widths
+        .into_iter()
+        .map(|w| {
+            let h = ((shown_h as f64 * w as f64 / shown_w as f64).round() as u32).max(1);
+            if swap { (h, w) } else { (w, h) }
+        })
+        .collect()
+}
+
+/// One responsive width of an output: derived from the base and encoded.
+fn rendition(base: &Image, size: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Rendition, KilnError> {
+    let started = Instant::now();
+    let image = derive(base, size, encoder, orientation)?;
+    let resize = started.elapsed();
+    let started = Instant::now();
+    let bytes = encoder.encode(&image)?;
+    Ok(Rendition { bytes, width: image.width, height: image.height, resize, encode: started.elapsed() })
 }
 
 /// The encoder needing the most working memory at the largest size: the
@@ -125,4 +174,19 @@ fn derive<'a>(base: &'a Image, target: (u32, u32), encoder: &dyn Encoder, orient
         Cow::Owned(resized(base, w, h)?)
     };
     Ok(if (2..=8).contains(&orientation) { Cow::Owned(orient::oriented(&image, orientation)) } else { image })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::narrower_sizes;
+
+    #[test]
+    fn narrower_sizes_are_displayed_widths_narrowest_first_never_wider() {
+        assert_eq!(narrower_sizes((2048, 1536), 1, &[1024, 480, 480, 2048, 0, 9000]), vec![(480, 360), (1024, 768)]);
+        // Orientation 6 shows a stored 1000x1600 as 1600x1000.
+        assert_eq!(narrower_sizes((1000, 1600), 6, &[480]), vec![(300, 480)]);
+        assert_eq!(narrower_sizes((300, 200), 1, &[480, 1024]), Vec::<(u32, u32)>::new());
+        // A sliver keeps at least one pixel.
+        assert_eq!(narrower_sizes((4000, 1), 1, &[10]), vec![(10, 1)]);
+    }
 }

@@ -15,7 +15,8 @@ use crate::orient;
 use crate::placeholder::{placeholder, Placeholder};
 use crate::probe::{probe, ImageInfo};
 use crate::resize::stream::RowResizer;
-use crate::resize::{fit_within, jpeg_shrink_factor, resize};
+use crate::multi::{narrower_sizes, Rendition};
+use crate::resize::{fit_within, jpeg_shrink_factor, resize, resized};
 use std::time::{Duration, Instant};
 
 /// What to produce.
@@ -48,6 +49,9 @@ pub struct Converted {
     pub colour_managed: bool,
     /// The output's placeholders, when asked for.
     pub placeholder: Option<Placeholder>,
+    /// The same output at narrower responsive widths ([`Extras::widths`],
+    /// [`crate::Output::widths`]), narrowest first.
+    pub renditions: Vec<Rendition>,
     pub jpeg_scale: u32,
     pub estimate: MemoryEstimate,
     pub timings: StageTimings,
@@ -161,19 +165,27 @@ fn decode_planned(bytes: &[u8], info: &ImageInfo, plan: &Plan) -> Result<Image, 
     Ok(image)
 }
 
+/// What a conversion makes besides its output.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// The output's [`Placeholder`], from its pixels before they are encoded
+    /// (what the thumbnail does).
+    pub placeholder: bool,
+    /// Responsive widths (displayed px): the output again at each width
+    /// narrower than itself, resampled from its pixels ([`Converted::renditions`]).
+    pub widths: &'a [u32],
+}
+
 /// Converts `input` with `encoder`. Takes the input by value so its bytes
 /// are freed as soon as the pixels are decoded.
 pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) -> Result<Converted, KilnError> {
-    convert_inner(input, options, encoder, false)
+    convert_with(input, options, encoder, Extras::default())
 }
 
-/// [`convert`], also computing the output's [`Placeholder`] from its
-/// pixels before they are encoded (what the thumbnail does).
-pub fn convert_with_placeholder(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) -> Result<Converted, KilnError> {
-    convert_inner(input, options, encoder, true)
-}
-
-fn convert_inner(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, with_placeholder: bool) -> Result<Converted, KilnError> {
+/// [`convert`], also making the [`Extras`] asked for. A rendition is made
+/// after the output is encoded, from its pixels, so it adds time but no
+/// memory peak: one narrower image and its encoder, both smaller.
+pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, extras: Extras) -> Result<Converted, KilnError> {
     // An animated GIF into WebP stays animated (crate::animation).
     #[cfg(feature = "webp")]
     if let Some(webp) = encoder.as_webp()
@@ -196,10 +208,11 @@ fn convert_inner(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder
     let colour_managed = colour::to_srgb(&mut image, icc.as_deref())?;
     timings.resize += started.elapsed();
 
-    let placeholder = with_placeholder.then(|| placeholder(&image)).transpose()?;
+    let placeholder = extras.placeholder.then(|| placeholder(&image)).transpose()?;
     let started = Instant::now();
     let bytes = encoder.encode(&image)?;
     timings.encode = started.elapsed();
+    let renditions = renditions(&image, encoder, extras.widths)?;
 
     Ok(Converted {
         bytes,
@@ -210,10 +223,26 @@ fn convert_inner(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder
         orientation,
         colour_managed,
         placeholder,
+        renditions,
         jpeg_scale: plan.jpeg_scale,
         estimate: memory,
         timings,
     })
+}
+
+/// `image` (displayed orientation) at each responsive width narrower than it.
+fn renditions(image: &Image, encoder: &dyn Encoder, widths: &[u32]) -> Result<Vec<Rendition>, KilnError> {
+    narrower_sizes((image.width, image.height), 1, widths)
+        .into_iter()
+        .map(|(w, h)| {
+            let started = Instant::now();
+            let smaller = resized(image, w, h)?;
+            let resize = started.elapsed();
+            let started = Instant::now();
+            let bytes = encoder.encode(&smaller)?;
+            Ok(Rendition { bytes, width: w, height: h, resize, encode: started.elapsed() })
+        })
+        .collect()
 }
 
 /// Decodes `input` as `plan` says and resamples it to `plan.target`

@@ -7,7 +7,7 @@ mod common;
 use common::read;
 use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::probe::probe;
-use kiln_core::{convert, convert_many, ConvertOptions, KilnError, Limits, Output};
+use kiln_core::{convert, convert_many, convert_with, ConvertOptions, Extras, KilnError, Limits, Output};
 
 fn encoders() -> Vec<(u32, Box<dyn Encoder>)> {
     vec![
@@ -19,7 +19,7 @@ fn encoders() -> Vec<(u32, Box<dyn Encoder>)> {
 }
 
 fn outputs(encoders: &[(u32, Box<dyn Encoder>)]) -> Vec<Output<'_>> {
-    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false }).collect()
+    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false, widths: &[] }).collect()
 }
 
 #[test]
@@ -71,4 +71,37 @@ fn shared_decode_failures_fail_the_call() {
     let err = convert_many(read("photos/path-4000x3000-12mp.jpg"), &outputs(&encoders), tight).err().expect("over the memory limit");
     assert!(matches!(err, KilnError::TooLarge(_)), "{err:?}");
     assert!(convert_many(read("photos/path-2560x1600.jpg"), &[], Limits::default()).is_err());
+}
+
+/// Responsive widths: each narrower displayed width once, narrowest first,
+/// in displayed orientation, never the output's own width or wider.
+#[test]
+fn makes_each_narrower_responsive_width_from_the_same_decode() {
+    let webp = WebpEncoder::new(80.0).unwrap();
+    let widths = [1024, 480, 480, 2048, 4096];
+    for (file, canonical, expected) in [
+        ("photos/path-4000x3000-12mp.jpg", (2048, 1536), vec![(480, 360), (1024, 768)]),
+        // Stored 1000x1600, displayed 1600x1000: widths are displayed widths.
+        ("features/exif-orientation-6.jpg", (1600, 1000), vec![(480, 300), (1024, 640)]),
+    ] {
+        let outputs = [Output { max_long_side: 2048, encoder: &webp, placeholder: false, widths: &widths }];
+        let many = convert_many(read(file), &outputs, Limits::default()).unwrap();
+        let got = many.outputs.into_iter().next().unwrap().unwrap();
+        let sizes: Vec<(u32, u32)> = got.renditions.iter().map(|r| (r.width, r.height)).collect();
+        assert_eq!((got.width, got.height), canonical, "{file}");
+        assert_eq!(sizes, expected, "{file}");
+        for r in &got.renditions {
+            let info = probe(&r.bytes).unwrap();
+            assert_eq!((info.width, info.height), (r.width, r.height), "{file}: a rendition's bytes are its size");
+            assert!(r.width < got.width && r.bytes.len() < got.bytes.len(), "{file}");
+            let aspect = |w: u32, h: u32| w as f64 / h as f64;
+            assert!((aspect(r.width, r.height) - aspect(got.width, got.height)).abs() < 0.02, "{file}: aspect kept");
+        }
+        assert!(sizes.iter().all(|&(w, _)| widths.contains(&w)), "{file}: {sizes:?}");
+        // One conversion per format makes the same renditions from its own output.
+        let options = ConvertOptions { max_long_side: 2048, limits: Limits::default() };
+        let single = convert_with(read(file), &options, &webp, Extras { placeholder: false, widths: &widths }).unwrap();
+        assert_eq!(single.renditions.iter().map(|r| (r.width, r.height)).collect::<Vec<_>>(), expected, "{file}");
+        assert!(single.renditions.iter().all(|r| probe(&r.bytes).is_ok_and(|i| (i.width, i.height) == (r.width, r.height))));
+    }
 }

@@ -65,6 +65,7 @@ impl Config {
                 max_pixels: var_num("max_pixels")?,
                 max_memory_bytes: var_num("max_memory_bytes")?,
                 max_animation_frames: var_num("max_animation_frames")?,
+                max_animation_pixels: var_num("max_animation_pixels")?,
                 max_icc_bytes: var_num("max_icc_bytes")?,
             },
             s3: S3Config {
@@ -99,4 +100,48 @@ pub fn upload_config(config: &Config) -> Result<UploadConfig, ApiError> {
         orphan_grace_ms: millis("orphan_grace_seconds")?,
         ..UploadConfig::default()
     })
+}
+
+/// The `responsive_widths` variable ([`parse_widths`]).
+pub fn responsive_widths(max_width: u32) -> Result<Vec<u32>, ApiError> {
+    let raw = var("responsive_widths")?;
+    parse_widths(&raw, max_width).map_err(|e| ApiError::misconfigured(format!("Spin variable 'responsive_widths' = {raw:?}: {e}")))
+}
+
+/// Most responsive widths a format can have: each is one more encode in
+/// the same call, which must end within hosted Spin's 30 s.
+pub const MAX_RESPONSIVE_WIDTHS: usize = 8;
+
+/// Parses the `responsive_widths` variable: displayed widths in px,
+/// comma-separated (`"480,1024"`), each 1..=`max_width`; empty for none.
+pub fn parse_widths(raw: &str, max_width: u32) -> Result<Vec<u32>, String> {
+    let widths = raw
+        .split(',')
+        .map(str::trim)
+        .filter(|w| !w.is_empty())
+        .map(|w| match w.parse::<u32>() {
+            Ok(n) if (1..=max_width).contains(&n) => Ok(n),
+            _ => Err(format!("{w:?} is not a width between 1 and {max_width}")),
+        })
+        .collect::<Result<Vec<u32>, String>>()?;
+    if widths.len() > MAX_RESPONSIVE_WIDTHS {
+        return Err(format!("{} widths, at most {MAX_RESPONSIVE_WIDTHS}", widths.len()));
+    }
+    Ok(widths)
+}
+
+#[cfg(test)]
+mod widths_tests {
+    use super::*;
+
+    #[test]
+    fn responsive_widths_parse_and_are_checked() {
+        assert_eq!(parse_widths("480, 1024", 2048), Ok(vec![480, 1024]));
+        assert_eq!(parse_widths("", 2048), Ok(vec![]));
+        assert_eq!(parse_widths(" , ", 2048), Ok(vec![]));
+        assert!(parse_widths("480,wide", 2048).unwrap_err().contains("\"wide\""));
+        assert!(parse_widths("0", 2048).is_err());
+        assert!(parse_widths("4096", 2048).is_err());
+        assert!(parse_widths("1,2,3,4,5,6,7,8,9", 2048).unwrap_err().contains("at most 8"));
+    }
 }

@@ -85,6 +85,12 @@ pub fn variant_name(format: &str, width: Option<u32>, quality: Option<f32>) -> S
     name
 }
 
+/// A responsive width's name: the format and the displayed width
+/// (`webp-480w`), never a canonical or a parameterised variant's name.
+pub fn responsive_name(format: &str, width: u32) -> String {
+    format!("{format}-{width}w")
+}
+
 /// The key kiln assembles or stores an upload's original at.
 pub fn original_key(id: &str, filename: &str) -> String {
     format!("{ORIGINALS_PREFIX}{id}/{filename}")
@@ -170,6 +176,8 @@ mod tests {
         assert_eq!(variant_name("jpeg", None, None), "jpeg");
         assert_eq!(variant_name("jpeg", Some(8), Some(1.0)), "jpeg-w8-q1");
         assert_ne!(variant_name("webp", None, Some(80.0)), "webp");
+        assert_eq!(responsive_name("webp", 480), "webp-480w");
+        assert_ne!(responsive_name("jpeg", 8), variant_name("jpeg", Some(8), None));
     }
 
     #[test]

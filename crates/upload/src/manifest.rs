@@ -107,6 +107,13 @@ pub struct Variant {
     /// The converter instance's linear-memory peak in bytes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub linear_memory: Option<u64>,
+    /// The same format at narrower responsive widths, narrowest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widths: Vec<ResponsiveWidth>,
+    /// A ready `srcset` for this format: every width and the variant
+    /// itself (`<url> 480w, <url> 1024w, <url> 2048w`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srcset: Option<String>,
     /// The placeholders the converter sent with this variant (the
     /// thumbnail's), on their way to [`Manifest::placeholder`] (boxed: only
     /// one variant in four has them).
@@ -129,6 +136,8 @@ impl Variant {
             error: Some(error),
             stages: BTreeMap::new(),
             linear_memory: None,
+            widths: Vec::new(),
+            srcset: None,
             placeholder: None,
         }
     }
@@ -147,6 +156,8 @@ impl Variant {
             error: None,
             stages,
             linear_memory: reply.linear_memory,
+            widths: reply.widths,
+            srcset: reply.srcset,
             placeholder: reply.placeholder.map(Box::new),
         }
     }
@@ -215,6 +226,31 @@ pub struct VariantReply {
     /// The image's placeholders, from the thumbnail converter.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub placeholder: Option<Placeholder>,
+    /// Its responsive widths, narrowest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub widths: Vec<ResponsiveWidth>,
+    /// The `srcset` of its format (see [`Variant::srcset`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub srcset: Option<String>,
+}
+
+/// One responsive width of a variant, stored next to it (`webp-480w.webp`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ResponsiveWidth {
+    pub key: String,
+    pub url: String,
+    pub size: u64,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The `srcset` attribute for a variant `(url, width)` and its narrower
+/// widths: `<url> <width>w` entries, narrowest first, comma-separated.
+pub fn srcset(variant: (&str, u32), widths: &[ResponsiveWidth]) -> String {
+    let mut entries: Vec<(u32, &str)> = widths.iter().map(|w| (w.width, w.url.as_str())).collect();
+    entries.push((variant.1, variant.0));
+    entries.sort_by_key(|&(w, _)| w);
+    entries.iter().map(|(w, url)| format!("{url} {w}w")).collect::<Vec<_>>().join(", ")
 }
 
 /// Every error answer of kiln: `{"error": "<code>", "detail": "..."}`.
@@ -283,6 +319,16 @@ mod tests {
         assert!(json["variants"][0].get("placeholder").is_none(), "{json}");
         assert_eq!(serde_json::from_value::<Manifest>(json).unwrap(), m);
         assert!(serde_json::to_value(Manifest::new("id", Status::Converting, "k")).unwrap().get("placeholder").is_none());
+    }
+
+    #[test]
+    fn srcset_lists_every_width_narrowest_first() {
+        let width = |w: u32| ResponsiveWidth { key: format!("k{w}"), url: format!("https://cdn/x-{w}w.webp"), size: 1, width: w, height: w / 2 };
+        assert_eq!(
+            srcset(("https://cdn/x.webp", 2048), &[width(1024), width(480)]),
+            "https://cdn/x-480w.webp 480w, https://cdn/x-1024w.webp 1024w, https://cdn/x.webp 2048w"
+        );
+        assert_eq!(srcset(("u", 300), &[]), "u 300w");
     }
 
     #[test]

@@ -546,6 +546,8 @@ impl MemConverters {
                 dominant_color: "#000000".into(),
                 aspect_ratio: 1.0,
             }),
+            widths: Vec::new(),
+            srcset: None,
         };
         Converted::Variant(Variant::done(1.0, reply, BTreeMap::new()))
     }
