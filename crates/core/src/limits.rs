@@ -20,6 +20,15 @@ pub const DEFAULT_MAX_MEMORY_BYTES: u64 = 120 * 1024 * 1024;
 
 /// Default cap on the frames of an animation (imgproxy has the same knob).
 pub const DEFAULT_MAX_ANIMATION_FRAMES: u64 = 1000;
+/// Default cap on frames × screen pixels of an animation made into an
+/// animated WebP ([`crate::animation`]): each frame is composited and
+/// resized on the whole screen and encoded as (at most) the whole output,
+/// so this is the work, however small the frames' rectangles. 50 MP, as
+/// imgproxy's default for all frames of an animation (`max_src_resolution`
+/// sums them); in the WebP component on a 2-core shared machine frames that
+/// change entirely encode at 2.2–7.4 MP/s, so the limit is 7–23 s, inside
+/// hosted Spin's 30 s (docs/animation.md).
+pub const DEFAULT_MAX_ANIMATION_PIXELS: u64 = 50_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -29,6 +38,8 @@ pub struct Limits {
     pub max_memory_bytes: u64,
     /// Frames of an animated input.
     pub max_animation_frames: u64,
+    /// Frames × screen pixels of an animation made into an animated WebP.
+    pub max_animation_pixels: u64,
     /// An embedded ICC profile's bytes (decompressed).
     pub max_icc_bytes: u64,
 }
@@ -40,6 +51,7 @@ impl Default for Limits {
             max_pixels: DEFAULT_MAX_PIXELS,
             max_memory_bytes: DEFAULT_MAX_MEMORY_BYTES,
             max_animation_frames: DEFAULT_MAX_ANIMATION_FRAMES,
+            max_animation_pixels: DEFAULT_MAX_ANIMATION_PIXELS,
             max_icc_bytes: crate::colour::DEFAULT_MAX_ICC_BYTES,
         }
     }
