@@ -127,7 +127,7 @@ fn main() {
         return capacity::run(&input, &path, &kiln_e2e::repo_root().join("bench/results"));
     }
     eprintln!("starting kiln-store and spin up ...");
-    let stack = Stack::start("bench");
+    let stack = Stack::start_with("bench", &[kiln_bench::FOUR_VARIANTS]);
 
     println!("## {} ({} bytes), {} runs each, medians (min–max) in ms\n", path.file_name().unwrap().to_string_lossy(), input.len(), args.runs);
     println!("| component | stage | spin up (wasm) | native | wasm/native |");
