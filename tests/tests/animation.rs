@@ -18,9 +18,9 @@ const DELAYS: [u16; 3] = [4, 8, 12];
 /// The GIF repeats 3 times after the first play: 4 plays, WebP's loop count 4.
 const GIF_REPEAT: u16 = 3;
 
-/// A 256-colour palette: index 0 black, then a ramp through the hues.
+/// A 256-colour palette: a ramp, index i = (i, 3i mod 256, 255 - i).
 fn palette() -> Vec<u8> {
-    (0..256u32).flat_map(|i| [(i * 255 / 255) as u8, ((i * 3) % 256) as u8, (255 - i) as u8]).collect()
+    (0..256u32).flat_map(|i| [i as u8, ((i * 3) % 256) as u8, (255 - i) as u8]).collect()
 }
 
 /// Frame `n`'s palette indices: a horizontal ramp shifted 40 px per frame
@@ -65,8 +65,8 @@ fn grid(pixels: &[u8], width: usize, height: usize) -> Vec<[f64; 3]> {
     let mut cells = vec![([0.0; 3], 0.0); 48];
     for (i, px) in pixels.chunks_exact(channels).enumerate() {
         let cell = (i / width) * 6 / height * 8 + (i % width) * 8 / width;
-        for c in 0..3 {
-            cells[cell].0[c] += px[c] as f64;
+        for (sum, &v) in cells[cell].0.iter_mut().zip(px) {
+            *sum += v as f64;
         }
         cells[cell].1 += 1.0;
     }

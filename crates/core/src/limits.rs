@@ -26,7 +26,7 @@ pub const DEFAULT_MAX_ANIMATION_FRAMES: u64 = 1000;
 /// so this is the work, however small the frames' rectangles. 50 MP, as
 /// imgproxy's default for all frames of an animation (`max_src_resolution`
 /// sums them); in the WebP component on a 2-core shared machine frames that
-/// change entirely encode at 2.2–7.4 MP/s, so the limit is 7–23 s, inside
+/// change entirely encode at 2.2–7.9 MP/s, so the limit is 6–23 s, inside
 /// hosted Spin's 30 s (docs/animation.md).
 pub const DEFAULT_MAX_ANIMATION_PIXELS: u64 = 50_000_000;
 
