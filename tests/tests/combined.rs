@@ -43,6 +43,28 @@ fn combined_mode_decodes_once_and_keeps_every_variant() {
     }
 }
 
+/// In combined mode too, an animated GIF's WebP variant is animated (made
+/// from the input after the stills) and the other variants show frame 1.
+#[test]
+fn combined_mode_keeps_a_gifs_animation_in_webp() {
+    let s = Stack::start_with("combined-gif", &[("SPIN_VARIABLE_CONVERSION_MODE", "combined")]);
+    let gif = std::fs::read(corpus().join("features/animated.gif")).unwrap();
+    let frames = kiln_core::probe::probe(&gif).unwrap().frames;
+    let reply = s.post("/v1/images?filename=anim.gif", "image/gif", &gif, Some(&s.token));
+    assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
+    let manifest = reply.json();
+    assert_eq!(manifest["status"], "done", "{manifest:#}");
+    let webp = &manifest["variants"][0];
+    assert_eq!(webp["format"], "webp");
+    let bytes = s.get_url(webp["url"].as_str().unwrap()).body;
+    let decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(&bytes)).unwrap();
+    assert!(decoder.is_animated() && decoder.num_frames() > 1 && decoder.num_frames() as u64 <= frames, "{} of {frames} frames", decoder.num_frames());
+    for v in manifest["variants"].as_array().unwrap().iter().skip(1) {
+        let served = s.get_url(v["url"].as_str().unwrap()).body;
+        verify(&served, v["mime_type"].as_str().unwrap()).unwrap();
+    }
+}
+
 #[test]
 fn combined_converter_checks_its_requests() {
     let s = Stack::start_quiet("combined-errors");

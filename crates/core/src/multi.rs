@@ -12,6 +12,10 @@
 //! An output may also ask for responsive widths ([`Output::widths`]): the
 //! same format at narrower displayed widths, each derived from the same
 //! base and returned as a [`Rendition`] of that output.
+//!
+//! An animated GIF's WebP output stays animated: it is made from the input
+//! ([`crate::animation`], which streams its frames) after the still
+//! outputs, once the base is freed; the input is kept for it.
 
 use crate::encode::Encoder;
 use crate::error::KilnError;
@@ -20,7 +24,9 @@ use crate::limits::Limits;
 use crate::colour;
 use crate::orient;
 use crate::placeholder::placeholder;
+use crate::estimate::MemoryEstimate;
 use crate::pipeline::{decode_to_target, plan, ConvertOptions, Converted, StageTimings};
+use crate::probe::ImageInfo;
 use crate::resize::{fit_within, resize, resized};
 use std::borrow::Cow;
 use std::time::{Duration, Instant};
@@ -67,19 +73,24 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     let options = ConvertOptions { max_long_side: largest, limits };
     let (info, plan, memory) = plan(&input, &options, heaviest)?;
     let base_bytes = plan.target.0 as u64 * plan.target.1 as u64 * plan.channels as u64;
+    // An animated GIF's WebP output is made from the input after the still
+    // outputs (crate::animation), so the input is kept for it.
+    let animated: Vec<bool> = outputs.iter().map(|o| is_animated_webp(&info, o)).collect();
+    let kept_bytes = if animated.contains(&true) { input.len() as u64 } else { 0 };
     // The base image stays alive while each output is derived and encoded.
-    if memory.peak() + base_bytes > limits.max_memory_bytes {
+    if memory.peak() + base_bytes + kept_bytes > limits.max_memory_bytes {
         return Err(KilnError::TooLarge(format!(
             "{}x{} needs an estimated {} MiB to convert into {} outputs at once, the limit is {} MiB",
             info.width,
             info.height,
-            (memory.peak() + base_bytes).div_ceil(1 << 20),
+            (memory.peak() + base_bytes + kept_bytes).div_ceil(1 << 20),
             outputs.len(),
             limits.max_memory_bytes >> 20
         )));
     }
     let orientation = orient::read_orientation(&input);
     let icc = colour::read_icc(&input, limits.max_icc_bytes)?;
+    let kept_input = animated.contains(&true).then(|| input.clone());
     shared.probe = started.elapsed();
 
     let keep_alpha = outputs.iter().any(|o| o.encoder.keeps_alpha());
@@ -90,37 +101,85 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     let colour_managed = colour::to_srgb(&mut base, icc.as_deref())?;
     shared.resize += started.elapsed();
 
-    let results = outputs
-        .iter()
-        .map(|output| {
-            let target = fit_within(info.width, info.height, output.max_long_side);
-            let mut timings = shared;
-            let started = Instant::now();
-            let image = derive(&base, target, output.encoder, orientation)?;
-            timings.resize += started.elapsed();
-            let placeholder = output.placeholder.then(|| placeholder(&image)).transpose()?;
-            let started = Instant::now();
-            let bytes = output.encoder.encode(&image)?;
-            timings.encode = started.elapsed();
-            let narrower = narrower_sizes(target, orientation, output.widths);
-            let renditions = narrower.into_iter().map(|size| rendition(&base, size, output.encoder, orientation)).collect::<Result<_, _>>()?;
-            Ok(Converted {
-                bytes,
-                format: output.encoder.format(),
-                width: image.width,
-                height: image.height,
-                source: info.clone(),
-                orientation,
-                colour_managed,
-                placeholder,
-                renditions,
-                jpeg_scale: plan.jpeg_scale,
-                estimate: memory,
-                timings,
-            })
-        })
-        .collect();
+    let still = Still { info: &info, base: &base, orientation, colour_managed, jpeg_scale: plan.jpeg_scale, estimate: memory, shared };
+    let mut results: Vec<Option<Result<Converted, KilnError>>> =
+        outputs.iter().zip(&animated).map(|(output, &animated)| (!animated).then(|| still.convert(output))).collect();
+    drop(base);
+    if let Some(input) = kept_input {
+        for ((output, slot), _) in outputs.iter().zip(&mut results).zip(&animated).filter(|(_, animated)| **animated) {
+            *slot = Some(convert_animated_output(input.clone(), output, limits));
+        }
+    }
+    let results = results.into_iter().map(|r| r.expect("every output converted")).collect();
     Ok(ConvertedMany { outputs: results, shared })
+}
+
+/// What every still output is derived from: the shared base and what is
+/// known about the source.
+struct Still<'a> {
+    info: &'a ImageInfo,
+    base: &'a Image,
+    orientation: u16,
+    colour_managed: bool,
+    jpeg_scale: u32,
+    estimate: MemoryEstimate,
+    shared: StageTimings,
+}
+
+impl Still<'_> {
+    /// One output from the base: derived, its placeholder, encoded, then
+    /// its responsive widths.
+    fn convert(&self, output: &Output) -> Result<Converted, KilnError> {
+        let target = fit_within(self.info.width, self.info.height, output.max_long_side);
+        let mut timings = self.shared;
+        let started = Instant::now();
+        let image = derive(self.base, target, output.encoder, self.orientation)?;
+        timings.resize += started.elapsed();
+        let placeholder = output.placeholder.then(|| placeholder(&image)).transpose()?;
+        let started = Instant::now();
+        let bytes = output.encoder.encode(&image)?;
+        timings.encode = started.elapsed();
+        let narrower = narrower_sizes(target, self.orientation, output.widths);
+        let renditions = narrower.into_iter().map(|size| rendition(self.base, size, output.encoder, self.orientation)).collect::<Result<_, _>>()?;
+        Ok(Converted {
+            bytes,
+            format: output.encoder.format(),
+            width: image.width,
+            height: image.height,
+            source: self.info.clone(),
+            orientation: self.orientation,
+            colour_managed: self.colour_managed,
+            placeholder,
+            renditions,
+            jpeg_scale: self.jpeg_scale,
+            estimate: self.estimate,
+            timings,
+        })
+    }
+}
+
+/// Whether `output` of `info` is an animated WebP ([`crate::animation`]).
+fn is_animated_webp(info: &ImageInfo, output: &Output) -> bool {
+    #[cfg(feature = "webp")]
+    {
+        output.encoder.as_webp().is_some() && crate::animation::is_animated(info)
+    }
+    #[cfg(not(feature = "webp"))]
+    {
+        let _ = (info, output);
+        false
+    }
+}
+
+/// An animated WebP output, made from the input as the WebP component does.
+fn convert_animated_output(input: Vec<u8>, output: &Output, limits: Limits) -> Result<Converted, KilnError> {
+    let options = ConvertOptions { max_long_side: output.max_long_side, limits };
+    #[cfg(feature = "webp")]
+    if let Some(webp) = output.encoder.as_webp() {
+        return crate::animation::convert_animated(input, &options, webp);
+    }
+    let _ = (input, options);
+    Err(KilnError::Unsupported("animated output needs the WebP encoder".into()))
 }
 
 /// The stored-orientation sizes of the responsive `widths` narrower than

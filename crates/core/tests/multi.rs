@@ -105,3 +105,25 @@ fn makes_each_narrower_responsive_width_from_the_same_decode() {
         assert!(single.renditions.iter().all(|r| probe(&r.bytes).is_ok_and(|i| (i.width, i.height) == (r.width, r.height))));
     }
 }
+
+/// An animated GIF decoded once for the stills still makes an animated
+/// WebP, as the WebP component does on its own; the others show frame 1.
+#[test]
+fn an_animated_gif_stays_animated_in_webp_only() {
+    let input = read("features/animated.gif");
+    let frames = probe(&input).unwrap().frames;
+    assert!(frames > 1, "the corpus GIF is animated");
+    let encoders = encoders();
+    let many = convert_many(input.clone(), &outputs(&encoders), Limits::default()).unwrap();
+    let webp = many.outputs[0].as_ref().unwrap();
+    let single = convert(input, &ConvertOptions { max_long_side: 2048, limits: Limits::default() }, encoders[0].1.as_ref()).unwrap();
+    assert_eq!(webp.bytes, single.bytes, "the same animated WebP as the WebP component's");
+    let decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(&webp.bytes)).unwrap();
+    assert!(decoder.is_animated() && decoder.num_frames() > 1, "{} frames", decoder.num_frames());
+    for out in &many.outputs[1..] {
+        let out = out.as_ref().unwrap();
+        if out.format.name != "avif" {
+            assert_eq!(probe(&out.bytes).unwrap().frames, 1, "{}", out.format.name);
+        }
+    }
+}
