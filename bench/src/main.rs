@@ -7,8 +7,8 @@
 //! `kiln-bench --headline`: one upload against the native libvips chain,
 //! and each format against vips and its reference encoder (headline.rs).
 //!
-//! `kiln-bench --quality`: AVIF bytes at equal SSIMULACRA2 against avifenc
-//! (quality.rs).
+//! `kiln-bench --quality`: WebP, JPEG and AVIF bytes at equal SSIMULACRA2
+//! against cwebp, cjpeg and avifenc on the corpus photos (quality/).
 //!
 //! `kiln-bench --capacity`: capacity on paper (docs/scaling.md) from the
 //! committed results, bench/results/study.json and load.json, and the
@@ -46,7 +46,8 @@ struct Args {
     /// each format against vips and its reference encoder, instead.
     #[arg(long)]
     headline: bool,
-    /// AVIF bytes at equal SSIMULACRA2, kiln vs avifenc (aom, rav1e), instead.
+    /// WebP, JPEG and AVIF bytes at equal SSIMULACRA2, kiln vs cwebp, cjpeg
+    /// and avifenc (aom, rav1e), on the corpus photos (or --image), instead.
     #[arg(long)]
     quality: bool,
     /// Capacity on paper (docs/scaling.md) from bench/results/study.json and
@@ -112,13 +113,14 @@ fn spread(v: &[f64]) -> String {
 
 fn main() {
     let args = Args::parse();
+    if args.quality {
+        let dir = std::env::temp_dir().join(format!("kiln-quality-{}", std::process::id()));
+        return quality::run_all(args.image.as_deref(), &corpus(), &dir);
+    }
     let path = args.image.clone().unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     if args.fanout {
         return fanout::run(&input, &path, args.runs);
-    }
-    if args.quality {
-        return quality::run_avif(&path, &std::env::temp_dir().join(format!("kiln-quality-{}", std::process::id())));
     }
     if args.headline {
         return headline::run(&input, &path, args.runs);
