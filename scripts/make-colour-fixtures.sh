@@ -4,7 +4,7 @@
 # re-expressed in Display P3 (libvips' built-in profile), Adobe RGB (1998)
 # and ProPhoto RGB (colord's profiles), each with its profile embedded, as
 # lossless PNG and WebP and as JPEG (Q95); and CMYK (libvips' built-in
-# profile) as JPEG. Plus the P3 pixels with the profile stripped: what an
+# profile) as JPEG; P3 and ProPhoto as 16-bit PNG. Plus the P3 pixels with the profile stripped: what an
 # image service that drops profiles without converting shows.
 # Usage: scripts/make-colour-fixtures.sh <srgb.png> <out-dir>
 set -euo pipefail
@@ -25,6 +25,15 @@ for space in p3 adobe-rgb prophoto; do
   vips copy "$out/$space.v" "$out/$space.jpg[Q=95]"
   vips copy "$out/$space.v" "$out/$space.webp[lossless]"
   rm "$out/$space.v"
+done
+# 16 bits per channel, where wide gamuts keep their precision (ProPhoto in
+# 8 bits bands): PNG, the format that carries 16-bit sources to kiln.
+for space in p3 prophoto; do
+  case "$space" in
+    p3) profile=p3 ;;
+    prophoto) profile="$icc/ProPhotoRGB.icc" ;;
+  esac
+  vips icc_transform "$src" "$out/$space-16bit.png" "$profile" --intent relative --depth 16
 done
 vips icc_transform "$src" "$out/cmyk.jpg[Q=95]" cmyk --intent relative
 vips copy "$out/p3.png" "$out/p3-untagged.png[strip]"
