@@ -74,10 +74,14 @@ fn children_cpu_s() -> f64 {
     (ticks(13) + ticks(14)) / 100.0
 }
 
+/// One run of the native chain: wall seconds, CPU seconds, and per
+/// format (seconds, output bytes).
+type ChainRun = (f64, f64, Vec<(f64, u64)>);
+
 /// One native chain: the four outputs as `vips thumbnail` makes them
 /// (the study's runner: study::tools, same settings as kiln's defaults):
 /// (wall s, CPU s, per-step (wall s, output bytes)).
-fn native_chain(input: &Path, dir: &Path) -> (f64, f64, Vec<(f64, u64)>) {
+fn native_chain(input: &Path, dir: &Path) -> ChainRun {
     let cpu_before = children_cpu_s();
     let started = Instant::now();
     let steps = VARIANTS
@@ -142,7 +146,7 @@ pub fn run(input: &[u8], path: &Path, runs: usize) {
 }
 
 /// The per-format table and the fast variants' waiting.
-fn per_format(stack: &Stack, input: &[u8], path: &Path, dir: &Path, runs: usize, kiln: &[Upload], chain: &[(f64, f64, Vec<(f64, u64)>)]) {
+fn per_format(stack: &Stack, input: &[u8], path: &Path, dir: &Path, runs: usize, kiln: &[Upload], chain: &[ChainRun]) {
     // The base the reference encoders start from, as vips makes it (untimed).
     tools::decode_resize(path, dir).expect("vips");
     tools::base_png(path, dir).expect("vips");

@@ -55,7 +55,7 @@ pub fn decode_many(input: Vec<u8>) -> Result<ConvertedMany, KilnError> {
 /// converted with: even lengths to a 2048 px JPEG (the variants' size),
 /// odd ones to the 256 px PNG thumbnail, so both models are exercised.
 pub fn estimate_case(len: usize) -> (Box<dyn Encoder>, u32) {
-    if len % 2 == 0 {
+    if len.is_multiple_of(2) {
         (Box::new(JpegEncoder::new(JPEG_QUALITY).expect("a valid quality")), 2048)
     } else {
         (Box::new(PngEncoder), DECODE_SIDE)

@@ -7,6 +7,7 @@
 //! - `kiln-tus`: tus create + PATCHes of 5 MiB, then polling the upload
 //!   until its manifest is finished (assembly and fan-out run after the
 //!   last PATCH was answered).
+//!
 //! Per-variant stages come from the manifest, which carries each
 //! converter's `Server-Timing` and linear-memory peak.
 

@@ -7,6 +7,7 @@
 //!   upload ([`offload`]);
 //! - the same core natively, one process per conversion ([`native`]);
 //! - libvips and the per-format reference encoders ([`tools`]).
+//!
 //! Paths are interleaved within every repetition so machine noise hits all
 //! alike. The results go to `bench/results/study.json` ([`record`]), from
 //! which [`crate::report`] writes docs/glue-costs.md.
