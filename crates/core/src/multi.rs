@@ -199,8 +199,9 @@ pub fn narrower_sizes(target: (u32, u32), orientation: u16, widths: &[u32]) -> V
         .collect()
 }
 
-/// One responsive width of an output: derived from the base and encoded.
-fn rendition(base: &Image, size: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Rendition, KilnError> {
+/// One responsive width of an output: derived from `base` (an output's own
+/// pixels in [`crate::convert_with`], with orientation 1) and encoded.
+pub(crate) fn rendition(base: &Image, size: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Rendition, KilnError> {
     let started = Instant::now();
     let image = derive(base, size, encoder, orientation)?;
     let resize = started.elapsed();

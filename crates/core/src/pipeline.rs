@@ -15,8 +15,8 @@ use crate::orient;
 use crate::placeholder::{placeholder, Placeholder};
 use crate::probe::{probe, ImageInfo};
 use crate::resize::stream::RowResizer;
-use crate::multi::{narrower_sizes, Rendition};
-use crate::resize::{fit_within, jpeg_shrink_factor, resize, resized};
+use crate::multi::{narrower_sizes, rendition, Rendition};
+use crate::resize::{fit_within, jpeg_shrink_factor, resize};
 use std::time::{Duration, Instant};
 
 /// What to produce.
@@ -232,17 +232,7 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
 
 /// `image` (displayed orientation) at each responsive width narrower than it.
 fn renditions(image: &Image, encoder: &dyn Encoder, widths: &[u32]) -> Result<Vec<Rendition>, KilnError> {
-    narrower_sizes((image.width, image.height), 1, widths)
-        .into_iter()
-        .map(|(w, h)| {
-            let started = Instant::now();
-            let smaller = resized(image, w, h)?;
-            let resize = started.elapsed();
-            let started = Instant::now();
-            let bytes = encoder.encode(&smaller)?;
-            Ok(Rendition { bytes, width: w, height: h, resize, encode: started.elapsed() })
-        })
-        .collect()
+    narrower_sizes((image.width, image.height), 1, widths).into_iter().map(|size| rendition(image, size, encoder, 1)).collect()
 }
 
 /// Decodes `input` as `plan` says and resamples it to `plan.target`
