@@ -81,7 +81,7 @@ fn parse_server_timing(header: &str) -> Sample {
 
 fn native_sample(input: &[u8], side: u32, encoder: &dyn Encoder) -> (Sample, usize) {
     let started = Instant::now();
-    let options = ConvertOptions { max_long_side: side, limits: Limits::default() };
+    let options = ConvertOptions { max_long_side: side, limits: Limits::default(), metadata: Default::default() };
     let out = convert(input.to_vec(), &options, encoder).expect("native conversion");
     let ms = |d: std::time::Duration| d.as_secs_f64() * 1000.0;
     let t = out.timings;

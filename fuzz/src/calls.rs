@@ -36,7 +36,7 @@ pub fn sniff_probe(data: &[u8]) {
 
 /// `decode`: one conversion to a PNG thumbnail through the whole pipeline.
 pub fn decode(input: Vec<u8>) -> Result<Converted, KilnError> {
-    let options = ConvertOptions { max_long_side: DECODE_SIDE, limits: limits() };
+    let options = ConvertOptions { max_long_side: DECODE_SIDE, limits: limits(), metadata: Default::default() };
     convert(input, &options, &PngEncoder)
 }
 
@@ -45,8 +45,8 @@ pub fn decode(input: Vec<u8>) -> Result<Converted, KilnError> {
 pub fn decode_many(input: Vec<u8>) -> Result<ConvertedMany, KilnError> {
     let jpeg = JpegEncoder::new(JPEG_QUALITY).expect("a valid quality");
     let outputs = [
-        Output { max_long_side: 1024, encoder: &jpeg, placeholder: false, widths: &[] },
-        Output { max_long_side: DECODE_SIDE, encoder: &PngEncoder, placeholder: true, widths: &[] },
+        Output { max_long_side: 1024, encoder: &jpeg, placeholder: false, widths: &[], metadata: Default::default() },
+        Output { max_long_side: DECODE_SIDE, encoder: &PngEncoder, placeholder: true, widths: &[], metadata: Default::default() },
     ];
     convert_many(input, &outputs, limits())
 }
@@ -78,7 +78,7 @@ pub fn estimate_case(len: usize) -> (Box<dyn Encoder>, u32) {
 /// counting. (The `decode` targets still hold them to the 120 MiB budget.)
 pub fn estimate(data: &[u8]) {
     let (encoder, side) = estimate_case(data.len());
-    let options = ConvertOptions { max_long_side: side, limits: limits() };
+    let options = ConvertOptions { max_long_side: side, limits: limits(), metadata: Default::default() };
     let Ok((info, plan, estimate)) = plan(data, &options, encoder.as_ref()) else { return };
     let measure = || {
         let input = data.to_vec();

@@ -159,7 +159,7 @@ fn an_animated_gif_becomes_an_animated_webp_and_stills_of_its_first_frame() {
         reply.header("x-kiln-linear-memory").and_then(|m| m.parse::<f64>().ok()).unwrap_or(0.0) / (1 << 20) as f64
     );
 
-    let options = kiln_core::ConvertOptions { max_long_side: 2048, limits: kiln_core::Limits::default() };
+    let options = kiln_core::ConvertOptions { max_long_side: 2048, limits: kiln_core::Limits::default(), metadata: Default::default() };
     let webp = kiln_core::encode::webp::WebpEncoder::new(80.0).unwrap();
     let (_, _, estimate) = kiln_core::animation::plan_animation(&gif, &options, &webp).unwrap();
     println!("  the core's memory estimate for it: {:.1} MiB", estimate.peak() as f64 / (1 << 20) as f64);

@@ -13,7 +13,7 @@ use kiln_e2e::{corpus, Stack};
 
 /// The conversion kiln makes, losslessly: the reference pixels.
 fn reference(input: &[u8], max_side: u32) -> Image {
-    let options = ConvertOptions { max_long_side: max_side, limits: Limits::default() };
+    let options = ConvertOptions { max_long_side: max_side, limits: Limits::default(), metadata: Default::default() };
     let png = convert(input.to_vec(), &options, &PngEncoder).expect("native reference").bytes;
     let info = kiln_core::probe::probe(&png).unwrap();
     kiln_core::decode::decode(&png, &info, 1, u64::MAX).unwrap()

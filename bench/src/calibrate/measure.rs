@@ -38,7 +38,7 @@ pub fn unlimited() -> Limits {
 /// are measured a second time, as production runs them.
 pub fn falls_back(bytes: &[u8], output: &Output) -> bool {
     let scale = |limits| {
-        plan(bytes, &ConvertOptions { max_long_side: output.max_long_side, limits }, output.encoder.as_ref()).ok().map(|p| p.1.jpeg_scale)
+        plan(bytes, &ConvertOptions { max_long_side: output.max_long_side, limits, metadata: Default::default() }, output.encoder.as_ref()).ok().map(|p| p.1.jpeg_scale)
     };
     matches!((scale(unlimited()), scale(Limits::default())), (Some(a), Some(b)) if a != b)
 }
@@ -50,7 +50,7 @@ pub const SPIN_UNLIMITED: &[(&str, &str)] =
 
 /// The row for `bytes` → `output` under `limits`, all but the measurement.
 pub fn planned_row(input: &Input, bytes: &[u8], output: &Output, limits: Limits) -> Result<Row> {
-    let options = ConvertOptions { max_long_side: output.max_long_side, limits };
+    let options = ConvertOptions { max_long_side: output.max_long_side, limits, metadata: Default::default() };
     let (info, plan, memory) = plan(bytes, &options, output.encoder.as_ref()).with_context(|| input.name.clone())?;
     let f = features(&info, &plan);
     Ok(Row {
@@ -77,7 +77,7 @@ pub fn planned_row(input: &Input, bytes: &[u8], output: &Output, limits: Limits)
 /// The native heap peak of converting `bytes` (input buffer included).
 pub fn native(input: &Input, bytes: Vec<u8>, output: &Output, limits: Limits) -> Result<Row> {
     let mut row = planned_row(input, &bytes, output, limits)?;
-    let options = ConvertOptions { max_long_side: output.max_long_side, limits };
+    let options = ConvertOptions { max_long_side: output.max_long_side, limits, metadata: Default::default() };
     let len = bytes.len();
     let (result, peak) = peak_of(len, || convert(bytes, &options, output.encoder.as_ref()));
     result.with_context(|| format!("{} -> {}", input.name, row.output))?;

@@ -28,7 +28,7 @@ pub fn child(input: &Path, variant: &str) -> Result<()> {
     let started = Instant::now();
     let report = if variant == "upload" {
         let encoders: Vec<_> = VARIANTS.iter().map(|v| (settings::side(v), settings::encoder(v))).collect();
-        let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false, widths: &[] }).collect();
+        let outputs: Vec<Output> = encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false, widths: &[], metadata: Default::default() }).collect();
         let many = convert_many(bytes, &outputs, limits())?;
         let mut stages = json!({"probe": ms(many.shared.probe), "decode": ms(many.shared.decode), "resize": ms(many.shared.resize)});
         let mut sizes = json!({});
@@ -42,7 +42,7 @@ pub fn child(input: &Path, variant: &str) -> Result<()> {
         json!({"stages": stages, "sizes": sizes})
     } else {
         let encoder = settings::encoder(variant);
-        let options = ConvertOptions { max_long_side: settings::side(variant), limits: limits() };
+        let options = ConvertOptions { max_long_side: settings::side(variant), limits: limits(), metadata: Default::default() };
         let out = convert(bytes, &options, encoder.as_ref())?;
         let t = out.timings;
         let stages = json!({"probe": ms(t.probe), "decode": ms(t.decode), "resize": ms(t.resize), "encode": ms(t.encode), "total": ms(started.elapsed())});
@@ -56,7 +56,7 @@ pub fn child(input: &Path, variant: &str) -> Result<()> {
 /// with the components' default limit (so the same shrink-on-load plan).
 pub fn estimate(bytes: &[u8], variant: &str) -> Option<u64> {
     let encoder = settings::encoder(variant);
-    let options = ConvertOptions { max_long_side: settings::side(variant), limits: Limits::default() };
+    let options = ConvertOptions { max_long_side: settings::side(variant), limits: Limits::default(), metadata: Default::default() };
     plan(bytes, &options, encoder.as_ref()).ok().map(|(_, _, memory)| memory.peak())
 }
 

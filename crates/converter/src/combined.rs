@@ -55,6 +55,7 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
             encoder: e.as_ref(),
             placeholder: *placeholder,
             widths: widths.as_deref().unwrap_or_default(),
+            metadata: Default::default(),
         })
         .collect();
 

@@ -83,7 +83,7 @@ fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError
     let max_side: u32 = var_num(converter.max_side_variable)?;
     let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
     let encoder = (converter.build_encoder)(&params)?;
-    let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits };
+    let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits, metadata: Default::default() };
     let widths = if converter.responsive && params == Params::default() { Some(responsive_widths(max_side)?) } else { None };
     Ok(Job { config, options, params, encoder, placeholder: converter.placeholder, widths })
 }

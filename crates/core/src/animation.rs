@@ -134,6 +134,7 @@ fn converted(bytes: Vec<u8>, source: ImageInfo, (width, height): (u32, u32), est
         source,
         orientation: 1,
         colour_managed: false,
+        embedded: crate::metadata::Embedded::default(),
         placeholder: None,
         renditions: Vec::new(),
         jpeg_scale: 1,
@@ -252,7 +253,7 @@ mod tests {
     }
 
     fn options(max_long_side: u32) -> ConvertOptions {
-        ConvertOptions { max_long_side, limits: Limits::default() }
+        ConvertOptions { max_long_side, limits: Limits::default(), metadata: Default::default() }
     }
 
     #[test]
@@ -299,10 +300,10 @@ mod tests {
         let frames: Vec<_> = (0..5).map(|n| solid((n, 0, 1, 1), 1 + n as u8 % 4, DisposalMethod::Keep)).collect();
         let bytes = gif((100, 100), &frames, None);
         let limits = Limits { max_animation_pixels: 49_999, ..Limits::default() };
-        let err = crate::convert(bytes.clone(), &ConvertOptions { max_long_side: 2048, limits }, &WebpEncoder::new(80.0).unwrap()).unwrap_err();
+        let err = crate::convert(bytes.clone(), &ConvertOptions { max_long_side: 2048, limits, metadata: Default::default() }, &WebpEncoder::new(80.0).unwrap()).unwrap_err();
         assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("5 frames of 100x100") && m.contains("50000 pixels")), "{err}");
         let limits = Limits { max_memory_bytes: 4 << 20, ..Limits::default() };
-        let err = crate::convert(bytes.clone(), &ConvertOptions { max_long_side: 2048, limits }, &WebpEncoder::new(80.0).unwrap()).unwrap_err();
+        let err = crate::convert(bytes.clone(), &ConvertOptions { max_long_side: 2048, limits, metadata: Default::default() }, &WebpEncoder::new(80.0).unwrap()).unwrap_err();
         assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("needs an estimated")), "{err}");
         // Within both, it converts.
         assert_eq!(decode_webp(&crate::convert(bytes, &options(2048), &WebpEncoder::new(80.0).unwrap()).unwrap().bytes).1.len(), 5);

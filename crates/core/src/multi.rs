@@ -21,6 +21,7 @@ use crate::encode::Encoder;
 use crate::error::KilnError;
 use crate::image::Image;
 use crate::limits::Limits;
+use crate::metadata::{Embedded, Metadata};
 use crate::colour;
 use crate::orient;
 use crate::placeholder::placeholder;
@@ -40,6 +41,8 @@ pub struct Output<'a> {
     /// Responsive widths (displayed px): the output is also made at each
     /// width narrower than itself (never upscaled, never a copy of itself).
     pub widths: &'a [u32],
+    /// What of the input's metadata this output keeps ([`crate::metadata`]).
+    pub metadata: Metadata,
 }
 
 /// An output made again at a narrower responsive width.
@@ -70,7 +73,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     let mut shared = StageTimings::default();
 
     let started = Instant::now();
-    let options = ConvertOptions { max_long_side: largest, limits };
+    let options = ConvertOptions { max_long_side: largest, limits, metadata: Default::default() };
     let (info, plan, memory) = plan(&input, &options, heaviest)?;
     let base_bytes = plan.target.0 as u64 * plan.target.1 as u64 * plan.channels as u64;
     // An animated GIF's WebP output is made from the input after the still
@@ -149,6 +152,7 @@ impl Still<'_> {
             source: self.info.clone(),
             orientation: self.orientation,
             colour_managed: self.colour_managed,
+            embedded: Embedded::default(),
             placeholder,
             renditions,
             jpeg_scale: self.jpeg_scale,
@@ -173,7 +177,7 @@ fn is_animated_webp(info: &ImageInfo, output: &Output) -> bool {
 
 /// An animated WebP output, made from the input as the WebP component does.
 fn convert_animated_output(input: Vec<u8>, output: &Output, limits: Limits) -> Result<Converted, KilnError> {
-    let options = ConvertOptions { max_long_side: output.max_long_side, limits };
+    let options = ConvertOptions { max_long_side: output.max_long_side, limits, metadata: output.metadata };
     #[cfg(feature = "webp")]
     if let Some(webp) = output.encoder.as_webp() {
         return crate::animation::convert_animated(input, &options, webp);

@@ -11,6 +11,7 @@ use crate::error::KilnError;
 use crate::estimate::{estimate, MemoryEstimate, Plan};
 use crate::image::{flatten_onto_white, Image, PixelLayout};
 use crate::limits::Limits;
+use crate::metadata::{Embedded, Metadata};
 use crate::orient;
 use crate::placeholder::{placeholder, Placeholder};
 use crate::probe::{probe, ImageInfo};
@@ -25,6 +26,8 @@ pub struct ConvertOptions {
     /// Cap on the long side of the output, in displayed orientation.
     pub max_long_side: u32,
     pub limits: Limits,
+    /// What of the input's metadata the output keeps ([`crate::metadata`]).
+    pub metadata: Metadata,
 }
 
 /// Wall-clock time of each stage.
@@ -47,6 +50,8 @@ pub struct Converted {
     pub orientation: u16,
     /// Whether an embedded ICC profile was applied (the output is sRGB either way).
     pub colour_managed: bool,
+    /// What of the input's metadata the output carries ([`crate::metadata`]).
+    pub embedded: Embedded,
     /// The output's placeholders, when asked for.
     pub placeholder: Option<Placeholder>,
     /// The same output at narrower responsive widths ([`Extras::widths`],
@@ -222,6 +227,7 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
         source: info,
         orientation,
         colour_managed,
+        embedded: Embedded::default(),
         placeholder,
         renditions,
         jpeg_scale: plan.jpeg_scale,

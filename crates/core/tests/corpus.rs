@@ -23,7 +23,7 @@ const FEATURES: &[&str] = &[
 ];
 
 fn options(max_long_side: u32) -> ConvertOptions {
-    ConvertOptions { max_long_side, limits: Limits::default() }
+    ConvertOptions { max_long_side, limits: Limits::default(), metadata: Default::default() }
 }
 
 fn encoders() -> Vec<Box<dyn Encoder>> {
@@ -174,7 +174,7 @@ fn a_huge_size_claimed_by_the_exif_thumbnail_is_not_the_image() {
 #[test]
 fn memory_limit_rejects_before_decoding() {
     let input = read("photos/path-2560x1600.jpg");
-    let tight = ConvertOptions { max_long_side: 2048, limits: Limits { max_memory_bytes: 8 << 20, ..Limits::default() } };
+    let tight = ConvertOptions { max_long_side: 2048, limits: Limits { max_memory_bytes: 8 << 20, ..Limits::default() }, metadata: Default::default() };
     let Err(err) = convert(input, &tight, &JpegEncoder::new(82.0).unwrap()) else { panic!("accepted") };
     assert_eq!(err.http_status(), 413);
     assert!(err.to_string().contains("MiB"), "{err}");

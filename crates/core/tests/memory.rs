@@ -49,7 +49,7 @@ fn estimate_is_never_below_the_measured_peak() {
         for encoder in &encoders {
             let input = read(name);
             let max_memory_bytes = if limit_mib == 0 { u64::MAX } else { limit_mib << 20 };
-            let options = ConvertOptions { max_long_side: side, limits: Limits { max_memory_bytes, ..Limits::default() } };
+            let options = ConvertOptions { max_long_side: side, limits: Limits { max_memory_bytes, ..Limits::default() }, metadata: Default::default() };
             // The input buffer is live before convert starts: count it.
             let len = input.len();
             let (out, peak) = peak_of(len, || convert(input, &options, encoder.as_ref()).unwrap());

@@ -19,7 +19,7 @@ fn encoders() -> Vec<(u32, Box<dyn Encoder>)> {
 }
 
 fn outputs(encoders: &[(u32, Box<dyn Encoder>)]) -> Vec<Output<'_>> {
-    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false, widths: &[] }).collect()
+    encoders.iter().map(|(side, e)| Output { max_long_side: *side, encoder: e.as_ref(), placeholder: false, widths: &[], metadata: Default::default() }).collect()
 }
 
 #[test]
@@ -31,7 +31,7 @@ fn matches_one_conversion_per_format() {
         assert_eq!(many.outputs.len(), 4);
         for ((side, encoder), result) in encoders.iter().zip(many.outputs) {
             let got = result.unwrap_or_else(|e| panic!("{file} {}: {e}", encoder.format().name));
-            let single = convert(input.clone(), &ConvertOptions { max_long_side: *side, limits: Limits::default() }, encoder.as_ref()).unwrap();
+            let single = convert(input.clone(), &ConvertOptions { max_long_side: *side, limits: Limits::default(), metadata: Default::default() }, encoder.as_ref()).unwrap();
             assert_eq!(got.format, single.format, "{file}");
             assert_eq!((got.width, got.height), (single.width, single.height), "{file} {}", got.format.name);
             if got.format.name != "avif" {
@@ -84,7 +84,7 @@ fn makes_each_narrower_responsive_width_from_the_same_decode() {
         // Stored 1000x1600, displayed 1600x1000: widths are displayed widths.
         ("features/exif-orientation-6.jpg", (1600, 1000), vec![(480, 300), (1024, 640)]),
     ] {
-        let outputs = [Output { max_long_side: 2048, encoder: &webp, placeholder: false, widths: &widths }];
+        let outputs = [Output { max_long_side: 2048, encoder: &webp, placeholder: false, widths: &widths, metadata: Default::default() }];
         let many = convert_many(read(file), &outputs, Limits::default()).unwrap();
         let got = many.outputs.into_iter().next().unwrap().unwrap();
         let sizes: Vec<(u32, u32)> = got.renditions.iter().map(|r| (r.width, r.height)).collect();
@@ -99,7 +99,7 @@ fn makes_each_narrower_responsive_width_from_the_same_decode() {
         }
         assert!(sizes.iter().all(|&(w, _)| widths.contains(&w)), "{file}: {sizes:?}");
         // One conversion per format makes the same renditions from its own output.
-        let options = ConvertOptions { max_long_side: 2048, limits: Limits::default() };
+        let options = ConvertOptions { max_long_side: 2048, limits: Limits::default(), metadata: Default::default() };
         let single = convert_with(read(file), &options, &webp, Extras { placeholder: false, widths: &widths }).unwrap();
         assert_eq!(single.renditions.iter().map(|r| (r.width, r.height)).collect::<Vec<_>>(), expected, "{file}");
         assert!(single.renditions.iter().all(|r| probe(&r.bytes).is_ok_and(|i| (i.width, i.height) == (r.width, r.height))));
@@ -116,7 +116,7 @@ fn an_animated_gif_stays_animated_in_webp_only() {
     let encoders = encoders();
     let many = convert_many(input.clone(), &outputs(&encoders), Limits::default()).unwrap();
     let webp = many.outputs[0].as_ref().unwrap();
-    let single = convert(input, &ConvertOptions { max_long_side: 2048, limits: Limits::default() }, encoders[0].1.as_ref()).unwrap();
+    let single = convert(input, &ConvertOptions { max_long_side: 2048, limits: Limits::default(), metadata: Default::default() }, encoders[0].1.as_ref()).unwrap();
     assert_eq!(webp.bytes, single.bytes, "the same animated WebP as the WebP component's");
     let decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(&webp.bytes)).unwrap();
     assert!(decoder.is_animated() && decoder.num_frames() > 1, "{} frames", decoder.num_frames());

@@ -94,7 +94,7 @@ fn max_diff(a: &Image, b: &Image) -> u8 {
 #[test]
 fn every_png_kind_streams_to_the_whole_image_result() {
     use png::{BitDepth::*, ColorType::*};
-    let options = ConvertOptions { max_long_side: SIDE, limits: Limits::default() };
+    let options = ConvertOptions { max_long_side: SIDE, limits: Limits::default(), metadata: Default::default() };
     for (color, depth, opaque) in [
         (Grayscale, Eight, true),
         (Grayscale, Sixteen, true),
@@ -130,7 +130,7 @@ fn every_png_kind_streams_to_the_whole_image_result() {
 
 #[test]
 fn a_png_whose_rows_run_out_is_refused_and_one_at_full_size_is_copied() {
-    let options = ConvertOptions { max_long_side: SIDE, limits: Limits::default() };
+    let options = ConvertOptions { max_long_side: SIDE, limits: Limits::default(), metadata: Default::default() };
     let file = png_file(png::ColorType::Rgb, png::BitDepth::Eight, true);
     let idat = file.windows(4).position(|w| w == b"IDAT").unwrap();
     let cut = file[..idat + 4 + (file.len() - idat) / 3].to_vec();

@@ -64,7 +64,7 @@ pub fn make_all(original: &[u8], source_key: &str, jobs: &[VariantJob], limits: 
 fn make_one(original: Vec<u8>, source_key: &str, job: &VariantJob, limits: Limits, store: &ObjectStore) -> Outcome {
     let format = job.encoder.format();
     let mut timings = Timings::default();
-    let options = ConvertOptions { max_long_side: job.max_side, limits };
+    let options = ConvertOptions { max_long_side: job.max_side, limits, metadata: Default::default() };
     let result = convert(original, &options, job.encoder.as_ref()).map_err(VariantError::from).and_then(|converted| {
         let t = converted.timings;
         timings.push(format!("{}-probe", format.name), t.probe);

@@ -256,7 +256,7 @@ fn check_image(data: &[u8], jobs: &[VariantJob], limits: Limits) -> Result<(), S
         return Err(Status::invalid_argument("data is empty: send the image bytes"));
     }
     for job in jobs {
-        let options = ConvertOptions { max_long_side: job.max_side, limits };
+        let options = ConvertOptions { max_long_side: job.max_side, limits, metadata: Default::default() };
         kiln_core::pipeline::plan(data, &options, job.encoder.as_ref()).map_err(|e| {
             let status = kiln_status(&e);
             Status::new(status.code(), format!("{}: {}", job.encoder.format().name, status.message()))
