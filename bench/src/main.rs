@@ -50,6 +50,14 @@ struct Args {
     /// and avifenc (aom, rav1e), on the corpus photos (or --image), instead.
     #[arg(long)]
     quality: bool,
+    /// quality=auto against the fixed defaults on the corpus photos (or
+    /// --image): bytes, full-image scores and search time (also the end of
+    /// --quality), instead.
+    #[arg(long)]
+    auto_quality: bool,
+    /// The SSIMULACRA2 target of --auto-quality (default 70).
+    #[arg(long)]
+    target: Option<f32>,
     /// Capacity on paper (docs/scaling.md) from bench/results/study.json and
     /// load.json and the upload logic's key-value operations, instead.
     #[arg(long)]
@@ -116,6 +124,10 @@ fn main() {
     if args.quality {
         let dir = std::env::temp_dir().join(format!("kiln-quality-{}", std::process::id()));
         return quality::run_all(args.image.as_deref(), &corpus(), &dir);
+    }
+    if args.auto_quality {
+        let dir = std::env::temp_dir().join(format!("kiln-auto-quality-{}", std::process::id()));
+        return quality::run_auto(args.image.as_deref(), &corpus(), &dir, args.target);
     }
     let path = args.image.clone().unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

@@ -12,6 +12,7 @@
 //! rather than at equal "quality" numbers, which mean different things to
 //! each encoder (report.rs).
 
+mod auto;
 mod formats;
 mod report;
 mod score;
@@ -66,9 +67,26 @@ pub fn run_all(image: Option<&Path>, corpus: &Path, dir: &Path) {
         report::format_tables(format, &bases, &curves);
     }
     report::speed_table(bases.last().expect("a photo"), dir);
+    auto::tables(&bases, dir, auto::TARGET);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     println!("Run time of `--quality`: {minutes:.1} min.\n");
     eprintln!("--quality done in {minutes:.1} min");
+    std::fs::remove_dir_all(dir).ok();
+}
+
+/// Only the `quality=auto` tables (`kiln-bench --auto-quality`), at `target`.
+pub fn run_auto(image: Option<&Path>, corpus: &Path, dir: &Path, target: Option<f32>) {
+    score::check_tools();
+    let started = Instant::now();
+    let photos: Vec<PathBuf> = match image {
+        Some(image) => vec![image.to_path_buf()],
+        None => PHOTOS.iter().map(|p| corpus.join("photos").join(p)).collect(),
+    };
+    let bases: Vec<Base> = photos.iter().enumerate().map(|(i, p)| make_base(p, &dir.join(format!("photo{i}")))).collect();
+    report::header(&bases);
+    auto::tables(&bases, dir, target.unwrap_or(auto::TARGET));
+    let minutes = started.elapsed().as_secs_f64() / 60.0;
+    println!("Run time of `--auto-quality`: {minutes:.1} min.\n");
     std::fs::remove_dir_all(dir).ok();
 }
 

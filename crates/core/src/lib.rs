@@ -18,6 +18,7 @@
 pub mod alloc_counter;
 #[cfg(feature = "webp")]
 pub mod animation;
+pub mod auto_quality;
 pub mod colour;
 mod container;
 pub mod decode;

@@ -113,8 +113,82 @@ impl Encoder for AvifEncoder {
 
 impl AvifEncoder {
     fn settings(&self, monochrome: bool) -> Settings {
-        Settings { quantizer: self.quantizer(), speed: self.speed, monochrome }
+        Settings { quantizer: self.quantizer(), speed: self.speed, monochrome, reconstruct: false }
     }
+
+    /// Encodes `img`'s colour (alpha is left out) and returns the AV1
+    /// payload's size and what a decoder will show from it: libaom's own
+    /// reconstruction (its preview frame, loop filters applied), as RGB.
+    /// [`crate::auto_quality`] scores candidates with it, since kiln has no
+    /// AV1 decoder.
+    pub fn encode_reconstructed(&self, img: &Image) -> Result<(usize, Image), KilnError> {
+        let planes = to_ycbcr(img, self.chroma)?;
+        let settings = Settings { reconstruct: true, ..self.settings(false) };
+        let mut shown = None;
+        let av1 = encode_av1_with(&settings, &planes, Some(&mut shown))?;
+        let shown = shown.ok_or_else(|| KilnError::Encode("libaom gave no reconstruction".into()))?;
+        Ok((av1.len(), to_rgb(&shown)?))
+    }
+}
+
+/// 8-bit YCbCr planes (full range, BT.601, as [`to_ycbcr`] makes them) back to RGB.
+fn to_rgb(planes: &Planes) -> Result<Image, KilnError> {
+    use yuv::{YuvPlanarImage, YuvRange, YuvStandardMatrix};
+    let chroma_width = planes.chroma_width();
+    let image = YuvPlanarImage {
+        y_plane: &planes.y,
+        y_stride: planes.width,
+        u_plane: &planes.u,
+        u_stride: chroma_width,
+        v_plane: &planes.v,
+        v_stride: chroma_width,
+        width: planes.width,
+        height: planes.height,
+    };
+    let mut rgb = vec![0u8; planes.width as usize * planes.height as usize * 3];
+    let (range, matrix) = (YuvRange::Full, YuvStandardMatrix::Bt601);
+    match planes.chroma {
+        Chroma::Yuv420 => yuv::yuv420_to_rgb(&image, &mut rgb, planes.width * 3, range, matrix),
+        Chroma::Yuv444 => yuv::yuv444_to_rgb(&image, &mut rgb, planes.width * 3, range, matrix),
+    }
+    .map_err(|e| KilnError::Encode(format!("YCbCr to RGB: {e}")))?;
+    Ok(Image::new(planes.width, planes.height, PixelLayout::Rgb8, rgb))
+}
+
+/// Copies libaom's image (8-bit, or 16-bit when libaom keeps high bit
+/// depth buffers) into tight 8-bit planes.
+///
+/// # Safety
+/// `img` must be a live image libaom returned, with `chroma`'s subsampling.
+unsafe fn copy_planes(img: &aom::aom_image_t, chroma: Chroma) -> Planes {
+    let (width, height) = (img.d_w, img.d_h);
+    let mut planes = Planes { width, height, chroma, y: Vec::new(), u: Vec::new(), v: Vec::new() };
+    let (cw, ch) = match chroma {
+        Chroma::Yuv420 => (width.div_ceil(2), height.div_ceil(2)),
+        Chroma::Yuv444 => (width, height),
+    };
+    let wide = img.fmt & aom::AOM_IMG_FMT_HIGHBITDEPTH != 0;
+    let copy = |plane: usize, w: u32, h: u32| -> Vec<u8> {
+        let mut out = Vec::with_capacity(w as usize * h as usize);
+        for row in 0..h as usize {
+            // SAFETY: libaom's planes hold `h` rows of at least `w` samples
+            // each, `stride` bytes apart.
+            unsafe {
+                let start = img.planes[plane].add(row * img.stride[plane] as usize);
+                if wide {
+                    let samples = std::slice::from_raw_parts(start as *const u16, w as usize);
+                    out.extend(samples.iter().map(|&s| s.min(255) as u8));
+                } else {
+                    out.extend_from_slice(std::slice::from_raw_parts(start, w as usize));
+                }
+            }
+        }
+        out
+    };
+    planes.y = copy(0, width, height);
+    planes.u = copy(1, cw, ch);
+    planes.v = copy(2, cw, ch);
+    planes
 }
 
 /// An 8-bit YCbCr picture in three planes, each `stride = plane width`.
@@ -179,6 +253,8 @@ struct Settings {
     quantizer: u32,
     speed: u8,
     monochrome: bool,
+    /// Keep the loop filters on the reconstruction, to read it back.
+    reconstruct: bool,
 }
 
 /// One libaom encoder instance, destroyed when dropped.
@@ -222,7 +298,8 @@ impl AomEncoder {
             encoder.control(aom::AV1E_SET_MATRIX_COEFFICIENTS, aom::AOM_CICP_MC_BT_601 as c_int)?;
             // The reconstruction is never shown nor referenced: skip its
             // loop filters (output bytes unchanged), as libavif does.
-            encoder.control(aom::AV1E_SET_SKIP_POSTPROC_FILTERING, 1)?;
+            // (Kept when the reconstruction is read back: auto quality.)
+            encoder.control(aom::AV1E_SET_SKIP_POSTPROC_FILTERING, !settings.reconstruct as c_int)?;
             Ok(encoder)
         }
     }
@@ -252,6 +329,11 @@ fn check(err: aom::aom_codec_err_t, what: &str) -> Result<(), KilnError> {
 /// Encodes one picture as an AV1 key frame (a sequence header plus frame
 /// OBUs), the payload of an AVIF image item.
 fn encode_av1(settings: &Settings, planes: &Planes) -> Result<Vec<u8>, KilnError> {
+    encode_av1_with(settings, planes, None)
+}
+
+/// [`encode_av1`], also copying the reconstruction into `shown` when asked.
+fn encode_av1_with(settings: &Settings, planes: &Planes, shown: Option<&mut Option<Planes>>) -> Result<Vec<u8>, KilnError> {
     let mut encoder = AomEncoder::new(settings, planes)?;
     let format = match planes.chroma {
         Chroma::Yuv420 => aom::AOM_IMG_FMT_I420,
@@ -286,6 +368,12 @@ fn encode_av1(settings: &Settings, planes: &Planes) -> Result<Vec<u8>, KilnError
             return Err(encoder.error("encode"));
         }
         collect_packets(&mut encoder, &mut out);
+        if let Some(shown) = shown {
+            let preview = aom::aom_codec_get_preview_frame(&mut encoder.0);
+            if !preview.is_null() {
+                *shown = Some(copy_planes(&*preview, planes.chroma));
+            }
+        }
         if aom::aom_codec_encode(&mut encoder.0, std::ptr::null(), 0, 0, 0) != aom::AOM_CODEC_OK {
             return Err(encoder.error("flush"));
         }

@@ -45,6 +45,11 @@ pub trait Encoder {
     fn as_webp(&self) -> Option<&webp::WebpEncoder> {
         None
     }
+    /// The quality [`crate::auto_quality`] picked, once this encoder (an
+    /// [`crate::auto_quality::AutoEncoder`]) has encoded an image.
+    fn auto_choice(&self) -> Option<crate::auto_quality::Choice> {
+        None
+    }
 }
 
 /// Checks a 0..=100 quality parameter.
