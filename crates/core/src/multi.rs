@@ -21,7 +21,7 @@ use crate::encode::Encoder;
 use crate::error::KilnError;
 use crate::image::Image;
 use crate::limits::Limits;
-use crate::metadata::{Embedded, Metadata};
+use crate::metadata::{self, Embed, Metadata};
 use crate::colour;
 use crate::orient;
 use crate::placeholder::placeholder;
@@ -93,20 +93,25 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     }
     let orientation = orient::read_orientation(&input);
     let icc = colour::read_icc(&input, limits.max_icc_bytes)?;
+    let keep: Vec<Embed> = outputs.iter().map(|o| Embed::from_source(&input, icc.as_deref(), o.metadata).for_format(o.encoder.format())).collect();
     let kept_input = animated.contains(&true).then(|| input.clone());
     shared.probe = started.elapsed();
 
     let keep_alpha = outputs.iter().any(|o| o.encoder.keeps_alpha());
     let (mut base, decode, resize_time) = decode_to_target(input, &info, &plan, keep_alpha)?;
     (shared.decode, shared.resize) = (decode, resize_time);
-    // Once, on the base: every output is derived from sRGB pixels.
+    // Once, on the base, so every output is derived from sRGB pixels;
+    // unless an output keeps the profile (crate::metadata): then the base
+    // stays as it is and each output that does not is converted on its own.
     let started = Instant::now();
-    let colour_managed = colour::to_srgb(&mut base, icc.as_deref())?;
+    let base_srgb = keep.iter().all(|k| k.icc.is_none());
+    let base_managed = base_srgb && colour::to_srgb(&mut base, icc.as_deref())?;
     shared.resize += started.elapsed();
 
-    let still = Still { info: &info, base: &base, orientation, colour_managed, jpeg_scale: plan.jpeg_scale, estimate: memory, shared };
+    let profile = (!base_srgb).then_some(icc.as_deref()).flatten();
+    let still = Still { info: &info, base: &base, orientation, base_managed, profile, jpeg_scale: plan.jpeg_scale, estimate: memory, shared };
     let mut results: Vec<Option<Result<Converted, KilnError>>> =
-        outputs.iter().zip(&animated).map(|(output, &animated)| (!animated).then(|| still.convert(output))).collect();
+        outputs.iter().zip(&animated).zip(&keep).map(|((output, &animated), keep)| (!animated).then(|| still.convert(output, keep))).collect();
     drop(base);
     if let Some(input) = kept_input {
         for ((output, slot), _) in outputs.iter().zip(&mut results).zip(&animated).filter(|(_, animated)| **animated) {
@@ -123,7 +128,11 @@ struct Still<'a> {
     info: &'a ImageInfo,
     base: &'a Image,
     orientation: u16,
-    colour_managed: bool,
+    /// Whether the base was converted to sRGB with the source's profile.
+    base_managed: bool,
+    /// The source's profile when the base was left unconverted (an output
+    /// keeps it): every other output is converted with it.
+    profile: Option<&'a [u8]>,
     jpeg_scale: u32,
     estimate: MemoryEstimate,
     shared: StageTimings,
@@ -132,18 +141,24 @@ struct Still<'a> {
 impl Still<'_> {
     /// One output from the base: derived, its placeholder, encoded, then
     /// its responsive widths.
-    fn convert(&self, output: &Output) -> Result<Converted, KilnError> {
+    fn convert(&self, output: &Output, keep: &Embed) -> Result<Converted, KilnError> {
         let target = fit_within(self.info.width, self.info.height, output.max_long_side);
         let mut timings = self.shared;
         let started = Instant::now();
-        let image = derive(self.base, target, output.encoder, self.orientation)?;
+        let mut image = derive(self.base, target, output.encoder, self.orientation)?;
+        let to_srgb = self.profile.filter(|_| keep.icc.is_none());
+        let colour_managed = match to_srgb {
+            Some(icc) => colour::to_srgb(image.to_mut(), Some(icc))?,
+            None => self.base_managed,
+        };
         timings.resize += started.elapsed();
         let placeholder = output.placeholder.then(|| placeholder(&image)).transpose()?;
         let started = Instant::now();
-        let bytes = output.encoder.encode(&image)?;
+        let (bytes, embedded) = metadata::embed(output.encoder.format(), output.encoder.encode(&image)?, keep)?;
         timings.encode = started.elapsed();
         let narrower = narrower_sizes(target, self.orientation, output.widths);
-        let renditions = narrower.into_iter().map(|size| rendition(self.base, size, output.encoder, self.orientation)).collect::<Result<_, _>>()?;
+        let renditions =
+            narrower.into_iter().map(|size| rendition(self.base, size, output.encoder, self.orientation, to_srgb, keep)).collect::<Result<_, _>>()?;
         Ok(Converted {
             bytes,
             format: output.encoder.format(),
@@ -151,8 +166,8 @@ impl Still<'_> {
             height: image.height,
             source: self.info.clone(),
             orientation: self.orientation,
-            colour_managed: self.colour_managed,
-            embedded: Embedded::default(),
+            colour_managed,
+            embedded,
             placeholder,
             renditions,
             jpeg_scale: self.jpeg_scale,
@@ -204,13 +219,24 @@ pub fn narrower_sizes(target: (u32, u32), orientation: u16, widths: &[u32]) -> V
 }
 
 /// One responsive width of an output: derived from `base` (an output's own
-/// pixels in [`crate::convert_with`], with orientation 1) and encoded.
-pub(crate) fn rendition(base: &Image, size: (u32, u32), encoder: &dyn Encoder, orientation: u16) -> Result<Rendition, KilnError> {
+/// pixels in [`crate::convert_with`], with orientation 1), converted to
+/// sRGB with `to_srgb` when given, encoded, and given the output's metadata.
+pub(crate) fn rendition(
+    base: &Image,
+    size: (u32, u32),
+    encoder: &dyn Encoder,
+    orientation: u16,
+    to_srgb: Option<&[u8]>,
+    keep: &Embed,
+) -> Result<Rendition, KilnError> {
     let started = Instant::now();
-    let image = derive(base, size, encoder, orientation)?;
+    let mut image = derive(base, size, encoder, orientation)?;
+    if to_srgb.is_some() {
+        colour::to_srgb(image.to_mut(), to_srgb)?;
+    }
     let resize = started.elapsed();
     let started = Instant::now();
-    let bytes = encoder.encode(&image)?;
+    let (bytes, _) = metadata::embed(encoder.format(), encoder.encode(&image)?, keep)?;
     Ok(Rendition { bytes, width: image.width, height: image.height, resize, encode: started.elapsed() })
 }
 

@@ -17,10 +17,7 @@ pub const MAX_EXIF_BYTES: usize = 65_535;
 /// The EXIF Orientation value (1..=8) of `bytes`, or 1 when absent, too
 /// large or invalid.
 pub fn read_orientation(bytes: &[u8]) -> u16 {
-    let Some(tiff) = exif_block(bytes).filter(|b| b.len() <= MAX_EXIF_BYTES) else {
-        return 1;
-    };
-    let Ok(exif) = exif::Reader::new().read_raw(tiff.to_vec()) else {
+    let Some(exif) = read_exif(bytes) else {
         return 1;
     };
     exif.get_field(exif::Tag::Orientation, exif::In::PRIMARY)
@@ -29,8 +26,15 @@ pub fn read_orientation(bytes: &[u8]) -> u16 {
         .map_or(1, |v| v as u16)
 }
 
+/// The parsed EXIF of `bytes`, when there is a block of at most
+/// [`MAX_EXIF_BYTES`] and it parses (also [`crate::metadata`]'s source).
+pub(crate) fn read_exif(bytes: &[u8]) -> Option<exif::Exif> {
+    let tiff = exif_block(bytes).filter(|b| b.len() <= MAX_EXIF_BYTES)?;
+    exif::Reader::new().read_raw(tiff.to_vec()).ok()
+}
+
 /// The TIFF-structured EXIF block of `bytes`, whatever its size.
-fn exif_block(bytes: &[u8]) -> Option<&[u8]> {
+pub(crate) fn exif_block(bytes: &[u8]) -> Option<&[u8]> {
     let block = match sniff(bytes)? {
         InputFormat::Jpeg => jpeg_app1(bytes),
         InputFormat::Png => chunk(bytes, Chunked::Png, b"eXIf"),

@@ -11,7 +11,7 @@ use crate::error::KilnError;
 use crate::estimate::{estimate, MemoryEstimate, Plan};
 use crate::image::{flatten_onto_white, Image, PixelLayout};
 use crate::limits::Limits;
-use crate::metadata::{Embedded, Metadata};
+use crate::metadata::{self, Embed, Embedded, Metadata};
 use crate::orient;
 use crate::placeholder::{placeholder, Placeholder};
 use crate::probe::{probe, ImageInfo};
@@ -204,20 +204,22 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
     let (info, plan, memory) = plan(&input, options, encoder)?;
     let orientation = orient::read_orientation(&input);
     let icc = colour::read_icc(&input, options.limits.max_icc_bytes)?;
+    let keep = Embed::from_source(&input, icc.as_deref(), options.metadata).for_format(encoder.format());
     timings.probe = started.elapsed();
 
     let (image, decode, resize) = decode_to_target(input, &info, &plan, encoder.keeps_alpha())?;
     (timings.decode, timings.resize) = (decode, resize);
     let started = Instant::now();
     let mut image = orient::apply(image, orientation);
-    let colour_managed = colour::to_srgb(&mut image, icc.as_deref())?;
+    // A kept profile is embedded and the pixels stay in its colour space.
+    let colour_managed = keep.icc.is_none() && colour::to_srgb(&mut image, icc.as_deref())?;
     timings.resize += started.elapsed();
 
     let placeholder = extras.placeholder.then(|| placeholder(&image)).transpose()?;
     let started = Instant::now();
-    let bytes = encoder.encode(&image)?;
+    let (bytes, embedded) = metadata::embed(encoder.format(), encoder.encode(&image)?, &keep)?;
     timings.encode = started.elapsed();
-    let renditions = renditions(&image, encoder, extras.widths)?;
+    let renditions = renditions(&image, encoder, extras.widths, &keep)?;
 
     Ok(Converted {
         bytes,
@@ -227,7 +229,7 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
         source: info,
         orientation,
         colour_managed,
-        embedded: Embedded::default(),
+        embedded,
         placeholder,
         renditions,
         jpeg_scale: plan.jpeg_scale,
@@ -237,8 +239,9 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
 }
 
 /// `image` (displayed orientation) at each responsive width narrower than it.
-fn renditions(image: &Image, encoder: &dyn Encoder, widths: &[u32]) -> Result<Vec<Rendition>, KilnError> {
-    narrower_sizes((image.width, image.height), 1, widths).into_iter().map(|size| rendition(image, size, encoder, 1)).collect()
+/// Each carries the output's metadata (`keep`).
+fn renditions(image: &Image, encoder: &dyn Encoder, widths: &[u32], keep: &Embed) -> Result<Vec<Rendition>, KilnError> {
+    narrower_sizes((image.width, image.height), 1, widths).into_iter().map(|size| rendition(image, size, encoder, 1, None, keep)).collect()
 }
 
 /// Decodes `input` as `plan` says and resamples it to `plan.target`
