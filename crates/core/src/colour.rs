@@ -10,14 +10,22 @@
 //! profile is bounded ([`crate::Limits::max_icc_bytes`]; larger is refused
 //! with a 413) and so are the tables moxcms may build from it; a profile
 //! that does not parse, or whose segments disagree, is ignored as browsers
-//! ignore it: the pixels are taken as sRGB. A CMYK JPEG's profile is
-//! applied when it is decoded ([`cmyk_to_srgb`]), the only point where its
-//! ink values exist; one without a profile is converted naively. Not
-//! converted yet: grayscale profiles.
+//! ignore it: the pixels are taken as sRGB.
+//!
+//! - **RGB** profiles: [`to_srgb`], on the output image.
+//! - **Gray** profiles: [`to_srgb`] too. A gray image is decoded widened to
+//!   RGB (R = G = B), so the profile's tone curve is applied through a
+//!   256-entry table of gray level → sRGB; a gray profile on an image that
+//!   is not gray is ignored, as a profile of the wrong colour space is.
+//! - **CMYK** JPEGs: converted when decoded ([`cmyk_to_srgb`]), the only
+//!   point where their ink values exist, with the embedded CMYK profile or,
+//!   when there is no usable one, [`DEFAULT_CMYK_PROFILE`] (FOGRA39, coated
+//!   offset: what most untagged CMYK files were separated for).
 
 use crate::container::{chunk, jpeg_segments, Chunked};
 use crate::error::KilnError;
 use crate::image::{Image, PixelLayout};
+use crate::probe::ImageInfo;
 use crate::sniff::{sniff, InputFormat};
 use moxcms::{ColorProfile, DataColorSpace, Layout, ParsingOptions, RenderingIntent, TransformOptions};
 
@@ -30,11 +38,35 @@ const INFLATES_PAST_LIMIT: u64 = u64::MAX;
 /// The largest lookup table moxcms may read from a profile.
 const MAX_CLUT_BYTES: usize = 4 * 1024 * 1024;
 
+/// The CMYK profile a CMYK JPEG without a usable embedded one is converted
+/// with: FOGRA39 (ISO 12647-2 coated offset, the characterisation data ISO
+/// Coated v2 is built from), made by Argyll's colprof from the zlib-licensed
+/// FOGRA39L.ti3 of icc-profiles-free (scripts/make-cmyk-profile.sh;
+/// crates/core/assets/README.md). A 9-point CMYK → Lab table, 71 KB.
+pub const DEFAULT_CMYK_PROFILE: &[u8] = include_bytes!("../assets/fogra39-default.icc");
+
 /// Memory the conversion may take on top of the image: the profile, what
 /// moxcms parses it into (tables as f32: up to 4 bytes per profile byte)
 /// and the transform's own tables, with a fixed allowance for those.
 pub fn working_bytes(profile_len: u64) -> u64 {
     if profile_len == 0 { 0 } else { 5 * profile_len + 1024 * 1024 }
+}
+
+/// What moxcms's CMYK → RGB transform takes on top of the profile it is
+/// made from: it samples the profile on a 17⁴ grid (RGB as f32, 1 MB) and
+/// holds copies while it builds it (2.6 MB measured in all, parsing the
+/// default profile included: tests/colour_memory.rs).
+pub const CMYK_TRANSFORM_BYTES: u64 = 3 * 1024 * 1024;
+
+/// Colour management's memory for converting `info`, given `embedded`
+/// ([`working_bytes`] of its embedded profile, 0 without one): that, except
+/// for a CMYK JPEG, converted with its own profile or, when that is missing
+/// or unusable, [`DEFAULT_CMYK_PROFILE`]: the larger of the two and the
+/// CMYK transform's grid ([`CMYK_TRANSFORM_BYTES`]). Counted by
+/// [`crate::estimate::estimate`].
+pub fn estimate_bytes(info: &ImageInfo, embedded: u64) -> u64 {
+    let cmyk = info.jpeg.as_ref().is_some_and(|f| f.components.len() == 4);
+    if cmyk { embedded.max(working_bytes(DEFAULT_CMYK_PROFILE.len() as u64)) + CMYK_TRANSFORM_BYTES } else { embedded }
 }
 
 /// The ICC profile embedded in `bytes`, if any: at most `max_bytes`
@@ -94,20 +126,29 @@ fn png_icc(bytes: &[u8], max_bytes: u64) -> Result<Option<Vec<u8>>, u64> {
 
 /// Converts `image` from the colour space `icc` describes to sRGB, in
 /// place. Returns whether it did: not for an absent or unusable profile,
-/// nor for one that is not RGB.
+/// nor for one that is neither RGB nor gray, nor for a gray one on an image
+/// whose pixels are not all gray.
 pub fn to_srgb(image: &mut Image, icc: Option<&[u8]>) -> Result<bool, KilnError> {
     let Some(profile) = icc.and_then(parse) else { return Ok(false) };
-    if profile.color_space != DataColorSpace::Rgb {
-        return Ok(false);
+    match profile.color_space {
+        DataColorSpace::Rgb => rgb_to_srgb(image, &profile),
+        DataColorSpace::Gray => gray_to_srgb(image, &profile),
+        _ => Ok(false),
     }
+}
+
+/// Relative colorimetric, as libvips' default: in-gamut colours kept
+/// exactly, out-of-gamut ones clipped.
+fn relative() -> TransformOptions {
+    TransformOptions { rendering_intent: RenderingIntent::RelativeColorimetric, ..TransformOptions::default() }
+}
+
+fn rgb_to_srgb(image: &mut Image, profile: &ColorProfile) -> Result<bool, KilnError> {
     let layout = match image.layout {
         PixelLayout::Rgb8 => Layout::Rgb,
         PixelLayout::Rgba8 => Layout::Rgba,
     };
-    // Relative colorimetric, as libvips' default: in-gamut colours kept
-    // exactly, out-of-gamut ones clipped.
-    let options = TransformOptions { rendering_intent: RenderingIntent::RelativeColorimetric, ..TransformOptions::default() };
-    let Ok(transform) = profile.create_transform_8bit(layout, &ColorProfile::new_srgb(), layout, options) else {
+    let Ok(transform) = profile.create_transform_8bit(layout, &ColorProfile::new_srgb(), layout, relative()) else {
         return Ok(false);
     };
     let row_len = image.width as usize * image.layout.channels();
@@ -119,12 +160,36 @@ pub fn to_srgb(image: &mut Image, icc: Option<&[u8]>) -> Result<bool, KilnError>
     Ok(true)
 }
 
-/// CMYK pixels (0 = no ink) to sRGB RGB8 with `icc`, when it is a usable
-/// CMYK profile; `None` otherwise. `width` pixels per row.
+/// A gray image (widened to RGB by its decoder, so R = G = B; resizing and
+/// orienting keep that) through its gray profile: each of the 256 levels
+/// is converted once, and every pixel looked up. Alpha is kept.
+fn gray_to_srgb(image: &mut Image, profile: &ColorProfile) -> Result<bool, KilnError> {
+    let channels = image.layout.channels();
+    if !image.pixels.chunks_exact(channels).all(|p| p[0] == p[1] && p[1] == p[2]) {
+        return Ok(false);
+    }
+    let Ok(transform) = profile.create_transform_8bit(Layout::Gray, &ColorProfile::new_srgb(), Layout::Rgb, relative()) else {
+        return Ok(false);
+    };
+    let levels: Vec<u8> = (0..=255).collect();
+    let mut table = [0u8; 256 * 3];
+    transform.transform(&levels, &mut table).map_err(|e| KilnError::Corrupt(format!("ICC transform: {e}")))?;
+    for pixel in image.pixels.chunks_exact_mut(channels) {
+        let at = pixel[0] as usize * 3;
+        pixel[..3].copy_from_slice(&table[at..at + 3]);
+    }
+    Ok(true)
+}
+
+/// CMYK pixels (0 = no ink, as jpeg-decoder gives them after undoing
+/// Adobe's inversion) to sRGB RGB8, `width` pixels per row, with `icc` when
+/// it is a usable CMYK profile and [`DEFAULT_CMYK_PROFILE`] otherwise.
+/// `None` only if neither makes a transform.
 pub fn cmyk_to_srgb(cmyk: &[u8], width: usize, icc: Option<&[u8]>) -> Option<Vec<u8>> {
-    let profile = icc.and_then(parse).filter(|p| p.color_space == DataColorSpace::Cmyk)?;
-    let options = TransformOptions { rendering_intent: RenderingIntent::RelativeColorimetric, ..TransformOptions::default() };
-    let transform = profile.create_transform_8bit(Layout::Rgba, &ColorProfile::new_srgb(), Layout::Rgb, options).ok()?;
+    let cmyk_profile = |icc: &[u8]| parse(icc).filter(|p| p.color_space == DataColorSpace::Cmyk);
+    let profile = icc.and_then(cmyk_profile).or_else(|| cmyk_profile(DEFAULT_CMYK_PROFILE))?;
+    let transform = profile.create_transform_8bit(Layout::Rgba, &ColorProfile::new_srgb(), Layout::Rgb, relative()).ok()?;
+    drop(profile);
     let mut rgb = vec![0u8; cmyk.len() / 4 * 3];
     for (src, dst) in cmyk.chunks(width.max(1) * 4).zip(rgb.chunks_mut(width.max(1) * 3)) {
         transform.transform(src, dst).ok()?;
@@ -236,5 +301,115 @@ mod tests {
     fn the_estimate_counts_a_profile_only_when_there_is_one() {
         assert_eq!(working_bytes(0), 0);
         assert!(working_bytes(3000) > 1 << 20);
+    }
+
+    /// A minimal JPEG header whose frame has `components` components.
+    fn jpeg_header(components: u8) -> Vec<u8> {
+        let mut sof = vec![8, 0, 8, 0, 8, components];
+        for id in 1..=components {
+            sof.extend([id, 0x11, 0]);
+        }
+        [&[0xFF, 0xD8, 0xFF, 0xC0][..], &((sof.len() + 2) as u16).to_be_bytes(), &sof].concat()
+    }
+
+    #[test]
+    fn a_cmyk_jpeg_is_estimated_with_the_default_profile_and_others_are_not() {
+        let cmyk = crate::probe::probe(&jpeg_header(4)).unwrap();
+        let default = working_bytes(DEFAULT_CMYK_PROFILE.len() as u64) + CMYK_TRANSFORM_BYTES;
+        assert_eq!(estimate_bytes(&cmyk, 0), default);
+        // Its own profile, when larger, counts instead of the default.
+        assert_eq!(estimate_bytes(&cmyk, working_bytes(1 << 20)), working_bytes(1 << 20) + CMYK_TRANSFORM_BYTES);
+        for components in [1, 3] {
+            let info = crate::probe::probe(&jpeg_header(components)).unwrap();
+            assert_eq!((estimate_bytes(&info, 0), estimate_bytes(&info, 5000)), (0, 5000));
+        }
+        let plan = |colour_bytes| crate::estimate::Plan {
+            input_bytes: 1000,
+            jpeg_scale: 1,
+            decoded: (8, 8),
+            target: (8, 8),
+            channels: 3,
+            encoder_bytes: 0,
+            output: "jpeg",
+            colour_bytes,
+        };
+        let estimate = |colour_bytes| crate::estimate::estimate(&cmyk, &plan(colour_bytes));
+        assert_eq!(estimate(0).decode, estimate(default - CMYK_TRANSFORM_BYTES).decode);
+        assert!(estimate(0).decode >= default);
+    }
+
+    /// CMYK patches (0 = no ink) and their sRGB through the default profile
+    /// according to libvips 8.14 (lcms2): `vips icc_transform <cmyk> out
+    /// srgb --input-profile crates/core/assets/fogra39-default.icc --intent
+    /// relative` on a raw 10x1 CMYK image of these values.
+    const PATCHES: [([u8; 4], [u8; 3]); 10] = [
+        ([0, 0, 0, 0], [255, 255, 255]),
+        ([255, 0, 0, 0], [0, 161, 228]),
+        ([0, 255, 0, 0], [230, 12, 128]),
+        ([0, 0, 255, 0], [255, 237, 0]),
+        ([0, 0, 0, 255], [43, 43, 42]),
+        ([128, 128, 128, 0], [150, 131, 126]),
+        ([64, 32, 200, 20], [197, 191, 84]),
+        ([255, 255, 255, 255], [28, 27, 24]),
+        ([30, 60, 90, 120], [148, 132, 115]),
+        ([200, 10, 10, 60], [1, 148, 189]),
+    ];
+
+    #[test]
+    fn cmyk_without_a_profile_is_converted_with_the_default_as_lcms_does() {
+        let cmyk: Vec<u8> = PATCHES.iter().flat_map(|p| p.0).collect();
+        let rgb = cmyk_to_srgb(&cmyk, PATCHES.len(), None).expect("the default profile makes a transform");
+        let naive = crate::decode::cmyk_to_rgb(&cmyk);
+        let (mut kiln_error, mut naive_error) = (0u32, 0u32);
+        for (i, (patch, lcms)) in PATCHES.iter().enumerate() {
+            let (got, plain) = (&rgb[i * 3..i * 3 + 3], &naive[i * 3..i * 3 + 3]);
+            let off = got.iter().zip(lcms).map(|(a, b)| a.abs_diff(*b) as u32).max().unwrap();
+            assert!(off <= 3, "{patch:?}: kiln {got:?}, lcms {lcms:?}");
+            kiln_error += off;
+            naive_error += plain.iter().zip(lcms).map(|(a, b)| a.abs_diff(*b) as u32).max().unwrap();
+        }
+        assert!(naive_error > 10 * kiln_error.max(1), "naive {naive_error}, kiln {kiln_error}");
+        // An unusable or non-CMYK profile falls back to the default too; a
+        // CMYK profile of its own is used instead of it.
+        assert_eq!(cmyk_to_srgb(&cmyk, PATCHES.len(), Some(b"garbage")), Some(rgb.clone()));
+        assert_eq!(cmyk_to_srgb(&cmyk, PATCHES.len(), Some(&p3())), Some(rgb.clone()));
+        let own = ColorProfile::new_from_slice(DEFAULT_CMYK_PROFILE).unwrap();
+        assert_eq!(own.color_space, DataColorSpace::Cmyk);
+        assert!(DEFAULT_CMYK_PROFILE.len() < 100_000);
+    }
+
+    fn gray_profile(gamma: f32) -> Vec<u8> {
+        ColorProfile::new_gray_with_gamma(gamma).encode().unwrap()
+    }
+
+    fn srgb_encode(linear: f64) -> f64 {
+        if linear <= 0.0031308 { 12.92 * linear } else { 1.055 * linear.powf(1.0 / 2.4) - 0.055 }
+    }
+
+    #[test]
+    fn a_gray_profile_tone_curve_is_applied_to_gray_pixels() {
+        let levels: Vec<u8> = (0..=255).collect();
+        let widened = |alpha: bool| -> Vec<u8> { levels.iter().flat_map(|&g| if alpha { vec![g, g, g, 255 - g] } else { vec![g, g, g] }).collect() };
+        for gamma in [1.0f32, 2.2, 1.8] {
+            let mut image = Image::new(16, 16, PixelLayout::Rgb8, widened(false));
+            assert!(to_srgb(&mut image, Some(&gray_profile(gamma))).unwrap(), "gamma {gamma}");
+            for (&g, px) in levels.iter().zip(image.pixels.chunks_exact(3)) {
+                let expected = srgb_encode((g as f64 / 255.0).powf(gamma as f64)) * 255.0;
+                assert!(px.iter().all(|&c| (c as f64 - expected).abs() <= 1.5), "gamma {gamma}, level {g}: {px:?}, expected {expected:.1}");
+            }
+        }
+        // Gamma 1 (linear) gray is far lighter in sRGB: mid-gray 128 -> ~188.
+        let mut image = Image::new(16, 16, PixelLayout::Rgba8, widened(true));
+        assert!(to_srgb(&mut image, Some(&gray_profile(1.0))).unwrap());
+        let mid = &image.pixels[128 * 4..128 * 4 + 4];
+        assert!(mid[..3].iter().all(|&c| c.abs_diff(188) <= 1) && mid[3] == 127, "{mid:?}");
+    }
+
+    #[test]
+    fn a_gray_profile_on_colour_pixels_is_ignored() {
+        let colour: Vec<u8> = (0..64u32).flat_map(|i| [(i * 4) as u8, 100, 7]).collect();
+        let mut image = Image::new(8, 8, PixelLayout::Rgb8, colour.clone());
+        assert!(!to_srgb(&mut image, Some(&gray_profile(1.0))).unwrap());
+        assert_eq!(image.pixels, colour);
     }
 }

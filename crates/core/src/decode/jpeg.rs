@@ -2,8 +2,8 @@
 //! Shrink-on-load: jpeg-decoder's scaled IDCT, which decodes straight to
 //! 1/2, 1/4 or 1/8 of the size and never holds the full-size pixels.
 //! CMYK/YCCK: jpeg-decoder at every size, converted to sRGB with the
-//! embedded CMYK profile ([`crate::colour::cmyk_to_srgb`]), or naively
-//! without one.
+//! embedded CMYK profile ([`crate::colour::cmyk_to_srgb`]), or the default
+//! CMYK profile (FOGRA39) without a usable one.
 
 use super::{gray_to_rgb, cmyk_to_rgb};
 use crate::error::KilnError;

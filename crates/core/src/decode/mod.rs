@@ -51,8 +51,8 @@ pub(crate) fn gray_to_rgb(src: &[u8], with_alpha: bool) -> Vec<u8> {
 }
 
 /// Converts CMYK (0 = no ink, as jpeg-decoder returns it after undoing
-/// Adobe's inversion) to RGB naively, for a CMYK image without a usable
-/// profile (with one: [`crate::colour::cmyk_to_srgb`]).
+/// Adobe's inversion) to RGB naively: the fallback should no profile, not
+/// even the default one, make a transform ([`crate::colour::cmyk_to_srgb`]).
 pub(crate) fn cmyk_to_rgb(src: &[u8]) -> Vec<u8> {
     src.chunks_exact(4)
         .flat_map(|p| {

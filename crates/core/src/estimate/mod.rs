@@ -72,7 +72,8 @@ pub struct Plan {
     /// The output format's name (`OutputFormat::name`): picks the model.
     pub output: &'static str,
     /// Colour management's memory on top ([`crate::colour::working_bytes`];
-    /// 0 for an input without an ICC profile), held in every phase.
+    /// 0 for an input without an ICC profile), held in every phase. For a
+    /// CMYK JPEG the estimate counts more ([`crate::colour::estimate_bytes`]).
     pub colour_bytes: u64,
 }
 
@@ -225,6 +226,8 @@ pub fn model_for(output: &str) -> Option<&'static Model> {
 /// The estimate for `plan`: the calibrated model where the plan lies in its
 /// range, else the larger of it and the phase model.
 pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
+    // A CMYK JPEG is converted with a profile even without one of its own.
+    let colour = crate::colour::estimate_bytes(info, plan.colour_bytes);
     let mut estimate = phases::phases(info, plan);
     if let Some(model) = model_for(plan.output) {
         let floor = match phases::uncalibrated_decode(info, plan) {
@@ -233,11 +236,11 @@ pub fn estimate(info: &ImageInfo, plan: &Plan) -> MemoryEstimate {
         };
         let (decode_lines, resize_lines) = phases::side_bytes(info, plan);
         let calibrated = model.peak(&features(info, plan), estimate.phase_peak()) + decode_lines.max(resize_lines);
-        estimate.calibrated = Some(calibrated.max(floor) + plan.colour_bytes);
+        estimate.calibrated = Some(calibrated.max(floor) + colour);
     }
-    estimate.decode += plan.colour_bytes;
-    estimate.resize += plan.colour_bytes;
-    estimate.encode += plan.colour_bytes;
+    estimate.decode += colour;
+    estimate.resize += colour;
+    estimate.encode += colour;
     estimate
 }
 
