@@ -55,12 +55,12 @@ pub enum ColourPolicy {
 }
 
 impl ExifPolicy {
-    /// `strip` or `copyright`.
-    pub fn parse(s: &str) -> Result<Self, KilnError> {
+    /// `strip` or `copyright`; else what to say about it.
+    pub fn parse(s: &str) -> Result<Self, String> {
         match s.trim() {
             "strip" => Ok(ExifPolicy::Strip),
             "copyright" => Ok(ExifPolicy::Copyright),
-            _ => Err(KilnError::BadParameter(format!("metadata must be strip or copyright, got {s:?}"))),
+            _ => Err(format!("metadata must be strip or copyright, got {s:?}")),
         }
     }
 
@@ -73,12 +73,12 @@ impl ExifPolicy {
 }
 
 impl ColourPolicy {
-    /// `srgb` or `keep`.
-    pub fn parse(s: &str) -> Result<Self, KilnError> {
+    /// `srgb` or `keep`; else what to say about it.
+    pub fn parse(s: &str) -> Result<Self, String> {
         match s.trim() {
             "srgb" => Ok(ColourPolicy::Srgb),
             "keep" => Ok(ColourPolicy::Keep),
-            _ => Err(KilnError::BadParameter(format!("colour must be srgb or keep, got {s:?}"))),
+            _ => Err(format!("colour must be srgb or keep, got {s:?}")),
         }
     }
 
@@ -94,13 +94,20 @@ impl ColourPolicy {
 pub const MAX_TAG_BYTES: usize = 2048;
 
 /// What an output ended up carrying.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Embedded {
     /// The source's ICC profile is embedded and the pixels are in its
     /// colour space (not converted to sRGB).
     pub icc: bool,
     /// An EXIF block (Artist, Copyright, Orientation = 1) is embedded.
     pub exif: bool,
+}
+
+impl Embedded {
+    /// Nothing embedded (the default policy's outputs).
+    pub fn is_none(&self) -> bool {
+        !self.icc && !self.exif
+    }
 }
 
 /// What is written into one output: a profile and a TIFF-structured EXIF
@@ -553,7 +560,7 @@ mod tests {
         for p in [ColourPolicy::Srgb, ColourPolicy::Keep] {
             assert_eq!(ColourPolicy::parse(p.name()).unwrap(), p);
         }
-        assert!(matches!(ExifPolicy::parse("all"), Err(KilnError::BadParameter(m)) if m.contains("strip or copyright")));
-        assert!(matches!(ColourPolicy::parse("p3"), Err(KilnError::BadParameter(m)) if m.contains("srgb or keep")));
+        assert_eq!(ExifPolicy::parse("all"), Err("metadata must be strip or copyright, got \"all\"".into()));
+        assert_eq!(ColourPolicy::parse("p3"), Err("colour must be srgb or keep, got \"p3\"".into()));
     }
 }

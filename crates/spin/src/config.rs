@@ -4,6 +4,7 @@
 //! names exactly what it needs.
 
 use crate::http::ApiError;
+use kiln_core::metadata::{ColourPolicy, ExifPolicy, Metadata};
 use kiln_core::Limits;
 use kiln_upload::UploadConfig;
 use std::time::Duration;
@@ -106,6 +107,17 @@ pub fn upload_config(config: &Config) -> Result<UploadConfig, ApiError> {
 pub fn responsive_widths(max_width: u32) -> Result<Vec<u32>, ApiError> {
     let raw = var("responsive_widths")?;
     parse_widths(&raw, max_width).map_err(|e| ApiError::misconfigured(format!("Spin variable 'responsive_widths' = {raw:?}: {e}")))
+}
+
+/// The `metadata` (strip | copyright) and `colour` (srgb | keep)
+/// variables: what of an original's metadata a variant keeps
+/// ([`kiln_core::metadata`]).
+pub fn metadata_policy() -> Result<Metadata, ApiError> {
+    let misconfigured = |name: &str, e: String| ApiError::misconfigured(format!("Spin variable '{name}': {e}"));
+    Ok(Metadata {
+        exif: ExifPolicy::parse(&var("metadata")?).map_err(|e| misconfigured("metadata", e))?,
+        colour: ColourPolicy::parse(&var("colour")?).map_err(|e| misconfigured("colour", e))?,
+    })
 }
 
 /// Most responsive widths a format can have: each is one more encode in
