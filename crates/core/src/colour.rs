@@ -162,23 +162,55 @@ fn rgb_to_srgb(image: &mut Image, profile: &ColorProfile) -> Result<bool, KilnEr
 
 /// A gray image (widened to RGB by its decoder, so R = G = B; resizing and
 /// orienting keep that) through its gray profile: each of the 256 levels
-/// is converted once, and every pixel looked up. Alpha is kept.
+/// is converted once ([`gray_levels`]), and every pixel looked up. Alpha
+/// is kept.
 fn gray_to_srgb(image: &mut Image, profile: &ColorProfile) -> Result<bool, KilnError> {
     let channels = image.layout.channels();
     if !image.pixels.chunks_exact(channels).all(|p| p[0] == p[1] && p[1] == p[2]) {
         return Ok(false);
     }
-    let Ok(transform) = profile.create_transform_8bit(Layout::Gray, &ColorProfile::new_srgb(), Layout::Rgb, relative()) else {
-        return Ok(false);
-    };
-    let levels: Vec<u8> = (0..=255).collect();
-    let mut table = [0u8; 256 * 3];
-    transform.transform(&levels, &mut table).map_err(|e| KilnError::Corrupt(format!("ICC transform: {e}")))?;
+    let Some(levels) = gray_levels(profile) else { return Ok(false) };
     for pixel in image.pixels.chunks_exact_mut(channels) {
-        let at = pixel[0] as usize * 3;
-        pixel[..3].copy_from_slice(&table[at..at + 3]);
+        let level = levels[pixel[0] as usize];
+        pixel[..3].fill(level);
     }
     Ok(true)
+}
+
+/// The sRGB value of each gray level under a gray `profile`, relative
+/// colorimetric (its white is sRGB's white; a neutral stays neutral): the
+/// profile's tone curve (moxcms evaluates it, to a linear gray) gives the
+/// relative luminance Y, or L*/100 when the profile connects through Lab
+/// (Gray-CIE_L.icc does; moxcms' own gray transforms take XYZ only), then
+/// sRGB's curve.
+fn gray_levels(profile: &ColorProfile) -> Option<[u8; 256]> {
+    let lab = match profile.pcs {
+        DataColorSpace::Xyz => false,
+        DataColorSpace::Lab => true,
+        _ => return None,
+    };
+    let mut curve = profile.clone();
+    curve.pcs = DataColorSpace::Xyz;
+    let linear = ColorProfile::new_gray_with_gamma(1.0);
+    let transform = curve.create_transform_f32(Layout::Gray, &linear, Layout::Gray, relative()).ok()?;
+    let levels: Vec<f32> = (0..=255u8).map(|g| g as f32 / 255.0).collect();
+    let mut out = vec![0f32; 256];
+    transform.transform(&levels, &mut out).ok()?;
+    Some(std::array::from_fn(|g| {
+        let v = (out[g] as f64).clamp(0.0, 1.0);
+        let y = if lab { lstar_to_y(v * 100.0) } else { v };
+        (srgb_encode(y) * 255.0).round() as u8
+    }))
+}
+
+/// CIE L* to relative luminance Y (0-1).
+fn lstar_to_y(l: f64) -> f64 {
+    if l > 8.0 { ((l + 16.0) / 116.0).powi(3) } else { l / 903.296_3 }
+}
+
+/// sRGB's transfer curve, linear (0-1) to encoded (0-1).
+fn srgb_encode(linear: f64) -> f64 {
+    if linear <= 0.003_130_8 { 12.92 * linear } else { 1.055 * linear.powf(1.0 / 2.4) - 0.055 }
 }
 
 /// CMYK pixels (0 = no ink, as jpeg-decoder gives them after undoing
@@ -382,10 +414,6 @@ mod tests {
         ColorProfile::new_gray_with_gamma(gamma).encode().unwrap()
     }
 
-    fn srgb_encode(linear: f64) -> f64 {
-        if linear <= 0.0031308 { 12.92 * linear } else { 1.055 * linear.powf(1.0 / 2.4) - 0.055 }
-    }
-
     #[test]
     fn a_gray_profile_tone_curve_is_applied_to_gray_pixels() {
         let levels: Vec<u8> = (0..=255).collect();
@@ -403,6 +431,24 @@ mod tests {
         assert!(to_srgb(&mut image, Some(&gray_profile(1.0))).unwrap());
         let mid = &image.pixels[128 * 4..128 * 4 + 4];
         assert!(mid[..3].iter().all(|&c| c.abs_diff(188) <= 1) && mid[3] == 127, "{mid:?}");
+    }
+
+    #[test]
+    fn a_gray_profile_connecting_through_lab_encodes_l_star() {
+        // Gray-CIE_L.icc's shape: a linear curve to Lab, so a level is L*.
+        let mut profile = ColorProfile::new_gray_with_gamma(1.0);
+        profile.pcs = DataColorSpace::Lab;
+        let bytes = profile.encode().unwrap();
+        assert_eq!(parse(&bytes).unwrap().pcs, DataColorSpace::Lab);
+        let levels: Vec<u8> = [0u8, 50, 128, 200, 255].iter().flat_map(|&g| [g, g, g]).collect();
+        let mut image = Image::new(5, 1, PixelLayout::Rgb8, levels);
+        assert!(to_srgb(&mut image, Some(&bytes)).unwrap());
+        // L* = level / 255 x 100 is sRGB's own lightness scale, nearly:
+        // L* 50 is sRGB 119, L* 78.4 is 194.
+        let got: Vec<u8> = image.pixels.chunks(3).map(|p| p[0]).collect();
+        let expected: Vec<u8> = [0u8, 50, 128, 200, 255].iter().map(|&g| (srgb_encode(lstar_to_y(g as f64 / 2.55)) * 255.0).round() as u8).collect();
+        assert_eq!(got, expected);
+        assert!(expected[2].abs_diff(119) <= 1 && expected[3].abs_diff(194) <= 1, "{expected:?}");
     }
 
     #[test]
