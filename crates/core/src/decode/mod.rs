@@ -11,6 +11,7 @@ mod webp;
 
 pub use gif::Frames as GifFrames;
 pub use png::PngRows;
+pub use webp::Frames as WebpFrames;
 
 use crate::error::KilnError;
 use crate::image::Image;

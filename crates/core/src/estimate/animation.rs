@@ -1,5 +1,5 @@
-//! The memory of an animated conversion ([`crate::animation`]): a GIF is
-//! decoded one frame at a time onto a canvas, each canvas resized and
+//! The memory of an animated conversion ([`crate::animation`]): a GIF or
+//! an animated WebP is decoded one frame at a time onto a canvas, each canvas resized and
 //! handed to libwebp's animation encoder, so nothing grows with the frame
 //! count but the encoded frames. Every part below is alive for the whole
 //! loop, so each phase lists what is held besides its own buffers, and the
@@ -8,7 +8,13 @@
 //!
 //! - the GIF side, per screen pixel: the canvas (4 B), the current frame's
 //!   RGBA buffer and its palette indices (at most 5 B), the rectangle a
-//!   `Previous` disposal restores (at most 4 B);
+//!   `Previous` disposal restores (at most 4 B): 13 B;
+//! - or the WebP side (image-webp 0.2's `read_frame`), per screen pixel:
+//!   its canvas (4 B), one decoded frame (lossy: YUV planes 1.5 B and the
+//!   RGB(A) frame 3-4 B; lossless: the RGBA frame 4 B), its output (RGB,
+//!   3 B, when the animation has no alpha) and kiln's RGBA canvas (4 B):
+//!   at most 16.5 B, counted as [`WEBP_DECODER_BYTES`] (measured:
+//!   `animated_webp_decoding_stays_within_the_estimate`);
 //! - libwebp's `WebPAnimEncoder` (src/mux/anim_encode.c), per output pixel:
 //!   three ARGB canvases allocated at creation (`curr_canvas_copy_`,
 //!   `prev_canvas_`, `prev_canvas_disposed_`: 12 B), the `WebPPicture` a
@@ -34,6 +40,11 @@ pub fn encoded_bytes_per_pixel(quality: f32) -> f64 {
     if quality <= 90.0 { 1.0 } else { 1.25 }
 }
 
+/// Bytes per screen pixel the GIF side holds (see the module's notes).
+const GIF_DECODER_BYTES: u64 = 4 + 5 + 4;
+/// Bytes per screen pixel the WebP side holds (see the module's notes).
+pub const WEBP_DECODER_BYTES: u64 = 18;
+
 /// Bytes per output pixel of libwebp's three ARGB canvases.
 const ENCODER_CANVAS_BYTES: u64 = 12;
 /// Bytes per output pixel while one frame is added: the imported picture
@@ -49,7 +60,8 @@ pub fn estimate(info: &ImageInfo, plan: &Plan, quality: f32) -> MemoryEstimate {
     let (screen, target) = (px(plan.decoded), px(plan.target));
     let encoded = (2.0 * encoded_bytes_per_pixel(quality) * target as f64 * info.frames as f64).ceil() as u64;
     // Held from the first frame to the end.
-    let held = plan.input_bytes + screen * (4 + 5 + 4) + target * ENCODER_CANVAS_BYTES + encoded + plan.colour_bytes;
+    let decoder = if info.format == crate::InputFormat::Webp { WEBP_DECODER_BYTES } else { GIF_DECODER_BYTES };
+    let held = plan.input_bytes + screen * decoder + target * ENCODER_CANVAS_BYTES + encoded + plan.colour_bytes;
     let resize = if plan.decoded == plan.target {
         0
     } else {
