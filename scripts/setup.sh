@@ -6,8 +6,8 @@
 # in wasm, scripts/build-components.sh), and
 # libavif-bin (avifdec + dav1d) with which the tests decode AVIF outputs,
 # redis-server and haproxy for the two-instance shared-state test,
-# chromium for the upload page's browser test, libvips-tools and
-# colord-data (real ICC profiles) for the colour-management fixtures and
+# chromium for the upload page's browser test, libvips-tools,
+# colord-data and icc-profiles-free (real ICC profiles: RGB, gray) for the colour-management fixtures and
 # their reference conversions (scripts/make-colour-fixtures.sh), and tus-js-client and
 # puppeteer-core (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end tests with an unmodified tus client and in Chromium. (The
@@ -29,7 +29,7 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium libvips-tools colord-data)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium libvips-tools colord-data icc-profiles-free)
 if [ "${1:-}" = "--study" ]; then
   packages+=(webp libjpeg-turbo-progs time)
 fi

@@ -18,6 +18,8 @@ pub fn truth(photo: &[u8], long_side: u32) -> Image {
 
 /// The colour fixtures made from `srgb` by scripts/make-colour-fixtures.sh
 /// (libvips and real ICC profiles) in `dir`: (file name, path), sorted.
+/// The true colours of those that are not `srgb` itself (gray, and the
+/// untagged CMYK file's inks) are in `dir/fixtures/truth`.
 pub fn fixtures(srgb: &Image, dir: &Path) -> Vec<(String, PathBuf)> {
     std::fs::create_dir_all(dir).unwrap();
     let source = dir.join("srgb.png");
@@ -25,7 +27,12 @@ pub fn fixtures(srgb: &Image, dir: &Path) -> Vec<(String, PathBuf)> {
     let out = dir.join("fixtures");
     let status = Command::new(crate::repo_root().join("scripts/make-colour-fixtures.sh")).arg(&source).arg(&out).stdout(Stdio::null()).status().unwrap();
     assert!(status.success(), "scripts/make-colour-fixtures.sh failed");
-    let mut files: Vec<_> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p)).collect();
+    let mut files: Vec<_> = std::fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file())
+        .map(|p| (p.file_name().unwrap().to_string_lossy().into_owned(), p))
+        .collect();
     files.sort();
     files
 }
@@ -49,7 +56,8 @@ pub fn rmse_percent(a: &Image, b: &Image) -> f64 {
     (sum / a.pixels.len() as f64).sqrt() / 255.0 * 100.0
 }
 
-/// An RGB8 image from PNG bytes (kiln's thumbnails, vips' outputs).
+/// An RGB8 image from PNG bytes (kiln's thumbnails, vips' outputs; gray
+/// widened to RGB).
 pub fn decode_png(bytes: &[u8]) -> Image {
     let mut reader = png::Decoder::new(std::io::Cursor::new(bytes)).read_info().unwrap();
     let mut buf = vec![0; reader.output_buffer_size().unwrap()];
@@ -58,6 +66,7 @@ pub fn decode_png(bytes: &[u8]) -> Image {
     let image = match frame.color_type {
         png::ColorType::Rgb => Image::new(frame.width, frame.height, PixelLayout::Rgb8, buf),
         png::ColorType::Rgba => Image::new(frame.width, frame.height, PixelLayout::Rgba8, buf).flatten_onto_white(),
+        png::ColorType::Grayscale => Image::new(frame.width, frame.height, PixelLayout::Rgb8, buf.iter().flat_map(|&g| [g, g, g]).collect()),
         other => panic!("unexpected PNG colour type {other:?}"),
     };
     assert_eq!(frame.bit_depth, png::BitDepth::Eight);

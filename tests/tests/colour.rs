@@ -1,12 +1,15 @@
 //! End to end: colour management under `spin up`. A real sRGB photo (the
 //! true colours) is re-expressed by libvips in Display P3, Adobe RGB,
-//! ProPhoto RGB and CMYK with real profiles embedded
+//! ProPhoto RGB, CMYK and gray with real profiles embedded
 //! (scripts/make-colour-fixtures.sh: PNG, JPEG, WebP); each fixture is
 //! converted by kiln and by libvips (`vipsthumbnail --export-profile srgb`:
 //! the embedded profile to sRGB, as sharp does by default), and each result is compared
 //! with the true colours. The P3 pixels without their profile show what a
-//! service that drops profiles shows (what kiln did before). Prints the
-//! table docs/colour.md records.
+//! service that drops profiles shows (what kiln did before). A CMYK JPEG
+//! without a profile is converted with kiln's default (FOGRA39) profile;
+//! libvips is given the same profile, and the naive conversion kiln made
+//! before is measured too. Gray fixtures are compared with the photo's
+//! luminance. Prints the table docs/colour.md records.
 
 use kiln_core::image::{Image, PixelLayout};
 use kiln_e2e::colour::{decode_png, fixtures, rmse_percent, truth};
@@ -28,6 +31,40 @@ fn vips(path: &Path) -> Image {
     decode_png(&std::fs::read(out).unwrap())
 }
 
+/// libvips with kiln's default CMYK profile as the input profile (what an
+/// untagged CMYK file is taken as; vipsthumbnail uses its own default).
+fn vips_with_default_cmyk(path: &Path) -> Image {
+    let out = path.with_extension("jpg.vips-fogra39.png");
+    let profile = kiln_e2e::repo_root().join("crates/core/assets/fogra39-default.icc");
+    let status = Command::new("vips")
+        .arg("icc_transform")
+        .arg(path)
+        .arg(&out)
+        .args(["srgb", "--intent", "relative", "--input-profile"])
+        .arg(profile)
+        .status()
+        .expect("vips (libvips-tools) must be installed");
+    assert!(status.success(), "vips icc_transform failed on {}", path.display());
+    decode_png(&std::fs::read(out).unwrap())
+}
+
+/// A CMYK JPEG converted as kiln did before it had a default profile: ink
+/// values (Adobe's inversion undone) to RGB with no profile at all.
+fn naive_cmyk(bytes: &[u8]) -> Image {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    let cmyk = decoder.decode().unwrap();
+    let info = decoder.info().unwrap();
+    assert_eq!(info.pixel_format, jpeg_decoder::PixelFormat::CMYK32);
+    let rgb = cmyk
+        .chunks_exact(4)
+        .flat_map(|p| {
+            let k = 255 - p[3] as u32;
+            [p[0], p[1], p[2]].map(|c| (((255 - c as u32) * k + 127) / 255) as u8)
+        })
+        .collect();
+    Image::new(info.width as u32, info.height as u32, PixelLayout::Rgb8, rgb)
+}
+
 fn decode_jpeg(bytes: &[u8]) -> Image {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
     let pixels = decoder.decode().unwrap();
@@ -42,7 +79,10 @@ fn wide_gamut_inputs_come_out_in_true_srgb() {
     let photo = std::fs::read(corpus().join("photos/colorfulcups-2560x1600.jpg")).unwrap();
     let truth = truth(&photo, SIDE);
     let files = fixtures(&truth, &s.dir.join("colour"));
-    assert!(files.len() >= 11, "{files:?}");
+    assert!(files.len() >= 18, "{files:?}");
+    let truths = s.dir.join("colour/fixtures/truth");
+    let gray_truth = decode_png(&std::fs::read(truths.join("gray.png")).unwrap());
+    let ink_truth = decode_png(&std::fs::read(truths.join("cmyk-untagged.png")).unwrap());
 
     println!("RMS error against the true colours, {}x{} (tests/tests/colour.rs):", truth.width, truth.height);
     println!("| fixture | kiln (thumbnail, lossless PNG) | libvips (vipsthumbnail) |");
@@ -52,10 +92,33 @@ fn wide_gamut_inputs_come_out_in_true_srgb() {
         let bytes = std::fs::read(path).unwrap();
         let reply = s.convert(&format!("/v1/thumbnail?width={SIDE}"), &bytes);
         assert_eq!(reply.status, 200, "{name}: {}", String::from_utf8_lossy(&reply.body));
-        let kiln = rmse_percent(&decode_png(&reply.body), &truth);
-        let reference = rmse_percent(&vips(path), &truth);
+        let truth = if name.starts_with("gray") { &gray_truth } else { &truth };
+        let converted = decode_png(&reply.body);
+        let kiln = rmse_percent(&converted, truth);
+        if name == "cmyk-untagged.jpg" {
+            // No profile: kiln's default; libvips given the same one.
+            let reference = vips_with_default_cmyk(path);
+            let naive = naive_cmyk(&bytes);
+            let (vips_error, naive_error) = (rmse_percent(&reference, truth), rmse_percent(&naive, truth));
+            let (kiln_ink, vips_ink, naive_ink) = (rmse_percent(&converted, &ink_truth), rmse_percent(&reference, &ink_truth), rmse_percent(&naive, &ink_truth));
+            println!("| {name} (no profile; libvips given kiln's default) | {kiln:.2} % | {vips_error:.2} % |");
+            println!("|   the same against the colours its inks hold | {kiln_ink:.2} % | {vips_ink:.2} % |");
+            println!("|   naive conversion (kiln before): photo, inks | {naive_error:.2} %, {naive_ink:.2} % | |");
+            assert!(kiln <= vips_error + 0.25 && kiln_ink <= vips_ink + 0.25, "{name}: kiln {kiln:.2} / {kiln_ink:.2} %, vips {vips_error:.2} / {vips_ink:.2} %");
+            assert!(kiln_ink < 1.0 && naive_ink > 5.0 * kiln_ink && naive_error > kiln + 1.0, "{name}: kiln {kiln:.2} / {kiln_ink:.2} %, naive {naive_error:.2} / {naive_ink:.2} %");
+            continue;
+        }
+        let reference = rmse_percent(&vips(path), truth);
         println!("| {name} | {kiln:.2} % | {reference:.2} % |");
-        if name.contains("untagged") {
+        if name.starts_with("gray") {
+            // The gray pixels read as sRGB, as before: off for a linear profile.
+            if name == "gray-linear.png" {
+                let as_srgb = rmse_percent(&decode_png(&bytes), truth);
+                println!("|   {name} read as sRGB (profile ignored) | {as_srgb:.2} % | |");
+                assert!(as_srgb > 3.0 * kiln, "{name}: as sRGB {as_srgb:.2} %, kiln {kiln:.2} %");
+            }
+            assert!(kiln <= reference + 0.1 && kiln < 2.0, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
+        } else if name.contains("untagged") {
             // Read as sRGB, P3 pixels are washed out, for both.
             assert!(kiln > 1.5 && reference > 1.5, "{name}: kiln {kiln:.2} %, vips {reference:.2} %");
         } else if name.starts_with("cmyk") {
