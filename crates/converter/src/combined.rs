@@ -10,7 +10,7 @@ use crate::params::Params;
 use crate::Converter;
 use kiln_core::{convert_many, Converted, KilnError, Output};
 use kiln_spin::body::read_capped;
-use kiln_spin::config::{responsive_widths, var_num, Config};
+use kiln_spin::config::{metadata_policy, responsive_widths, var_num, Config};
 use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use kiln_spin::s3::S3Store;
 use kiln_upload::keys::validate_source_key;
@@ -48,6 +48,7 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
             encoders.push((side, encoder, c.placeholder, widths));
         }
     }
+    let metadata = metadata_policy()?;
     let outputs: Vec<Output> = encoders
         .iter()
         .map(|(side, e, placeholder, widths)| Output {
@@ -55,7 +56,7 @@ async fn handle(req: IncomingRequest, converters: &[Converter], started: Instant
             encoder: e.as_ref(),
             placeholder: *placeholder,
             widths: widths.as_deref().unwrap_or_default(),
-            metadata: Default::default(),
+            metadata,
         })
         .collect();
 

@@ -4,9 +4,9 @@
 
 use crate::params::{self, Params};
 use kiln_core::encode::Encoder;
-use kiln_core::{convert_with, ConvertOptions, Converted, Extras, KilnError};
+use kiln_core::{convert_with, ConvertOptions, Converted, Extras, KilnError, Metadata};
 use kiln_spin::body::read_capped;
-use kiln_spin::config::{responsive_widths, var_num, Config};
+use kiln_spin::config::{metadata_policy, responsive_widths, var_num, Config};
 use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use kiln_spin::s3::S3Store;
 use kiln_upload::keys::{responsive_name, validate_source_key, variant_key, variant_name};
@@ -83,7 +83,9 @@ fn prepare(req: &IncomingRequest, converter: &Converter) -> Result<Job, ApiError
     let max_side: u32 = var_num(converter.max_side_variable)?;
     let params = params::parse(&req.path_with_query().unwrap_or_default(), max_side)?;
     let encoder = (converter.build_encoder)(&params)?;
-    let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits, metadata: Default::default() };
+    let configured = metadata_policy()?;
+    let metadata = Metadata { exif: params.metadata.unwrap_or(configured.exif), colour: params.colour.unwrap_or(configured.colour) };
+    let options = ConvertOptions { max_long_side: params.width.unwrap_or(max_side), limits: config.limits, metadata };
     let widths = if converter.responsive && params == Params::default() { Some(responsive_widths(max_side)?) } else { None };
     Ok(Job { config, options, params, encoder, placeholder: converter.placeholder, widths })
 }
@@ -122,13 +124,27 @@ fn direct_mode(body: Vec<u8>, job: &Job, started: Instant) -> Result<Response, A
         .header("server-timing", timing)
         .header("x-kiln-width", converted.width.to_string())
         .header("x-kiln-height", converted.height.to_string())
+        .header("x-kiln-metadata", embedded(&converted))
         .header(LINEAR_MEMORY_HEADER, linear_memory_bytes().unwrap_or(0).to_string())
         .body(converted.bytes)
         .build())
 }
 
+/// What a direct-mode output carries (`x-kiln-metadata`): `icc`, `exif`,
+/// both comma-separated, or `none`.
+fn embedded(converted: &Converted) -> String {
+    let e = converted.embedded;
+    let names: Vec<&str> = [(e.icc, "icc"), (e.exif, "exif")].into_iter().filter_map(|(on, name)| on.then_some(name)).collect();
+    if names.is_empty() { "none".into() } else { names.join(",") }
+}
+
 async fn storage_mode(key: &str, job: &Job, started: Instant) -> Result<Response, ApiError> {
     validate_source_key(key)?;
+    // A stored variant follows the configured policy: one asked for per
+    // request would need its own name next to the canonical variant.
+    if job.params.metadata.is_some() || job.params.colour.is_some() {
+        return Err(ApiError::bad_request("metadata and colour are direct-mode parameters; stored variants follow the 'metadata' and 'colour' variables"));
+    }
     let storage = S3Store::new(&job.config.s3)?;
     let fetch_started = Instant::now();
     let original = storage.get(key, job.config.limits.max_input_bytes).await?;

@@ -6,6 +6,10 @@ use kiln_spin::http::ApiError;
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Params {
     pub width: Option<u32>,
+    /// `metadata` and `colour` (direct mode only): what the output keeps of
+    /// the input's metadata, over the configured policy ([`kiln_core::metadata`]).
+    pub metadata: Option<kiln_core::ExifPolicy>,
+    pub colour: Option<kiln_core::ColourPolicy>,
     pub quality: Option<f32>,
 }
 
@@ -33,7 +37,9 @@ pub fn parse(path_with_query: &str, max_width: u32) -> Result<Params, ApiError> 
                 }
                 params.quality = Some(q);
             }
-            other => return Err(ApiError::bad_request(format!("unknown query parameter {other:?} (known: width, quality)"))),
+            "metadata" => params.metadata = Some(kiln_core::ExifPolicy::parse(&value).map_err(ApiError::bad_request)?),
+            "colour" => params.colour = Some(kiln_core::ColourPolicy::parse(&value).map_err(ApiError::bad_request)?),
+            other => return Err(ApiError::bad_request(format!("unknown query parameter {other:?} (known: width, quality, metadata, colour)"))),
         }
     }
     Ok(params)
