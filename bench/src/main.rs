@@ -58,6 +58,14 @@ struct Args {
     /// The SSIMULACRA2 target of --auto-quality (default 70).
     #[arg(long)]
     target: Option<f32>,
+    /// --auto-quality's sample: tile side (px), tiles per side, and the
+    /// points above the target it aims at (default: kiln's).
+    #[arg(long)]
+    sample_tile: Option<u32>,
+    #[arg(long)]
+    sample_grid: Option<u32>,
+    #[arg(long)]
+    sample_margin: Option<f32>,
     /// Capacity on paper (docs/scaling.md) from bench/results/study.json and
     /// load.json and the upload logic's key-value operations, instead.
     #[arg(long)]
@@ -127,7 +135,13 @@ fn main() {
     }
     if args.auto_quality {
         let dir = std::env::temp_dir().join(format!("kiln-auto-quality-{}", std::process::id()));
-        return quality::run_auto(args.image.as_deref(), &corpus(), &dir, args.target);
+        let default = kiln_core::auto_quality::Sampling::DEFAULT;
+        let sampling = kiln_core::auto_quality::Sampling {
+            tile: args.sample_tile.unwrap_or(default.tile),
+            grid: args.sample_grid.unwrap_or(default.grid),
+            margin: args.sample_margin.unwrap_or(default.margin),
+        };
+        return quality::run_auto(args.image.as_deref(), &corpus(), &dir, args.target, &sampling);
     }
     let path = args.image.clone().unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));

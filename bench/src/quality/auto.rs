@@ -8,7 +8,7 @@
 use super::formats::{Format, FORMATS};
 use super::score::Pixels;
 use super::Base;
-use kiln_core::auto_quality::{choose, Choice, DEFAULT_TARGET};
+use kiln_core::auto_quality::{choose, Choice, Sampling, DEFAULT_TARGET};
 use kiln_core::encode::avif::{AvifEncoder, Chroma};
 use kiln_core::encode::jpeg::JpegEncoder;
 use kiln_core::encode::webp::WebpEncoder;
@@ -32,25 +32,26 @@ struct Measured {
 }
 
 /// Prints the auto-quality tables for `bases` at `target`.
-pub fn tables(bases: &[Base], dir: &Path, target: f32) {
+pub fn tables(bases: &[Base], dir: &Path, target: f32, sampling: &Sampling) {
     println!("## quality=auto: target SSIMULACRA2 {target} vs the fixed defaults\n");
+    println!("Sample: up to {g} x {g} tiles of {t} px, aiming {m} points above the target.\n", g = sampling.grid, t = sampling.tile, m = sampling.margin);
     println!(
         "Each format's default quality, then the quality `quality=auto` picks for the target on the same 2048 px base. \
          Scores: the whole output, decoded by the format's reference decoder (dwebp, djpeg, avifdec), against the base; \
-         `sample`: what the search scored on its 0.26 MP sample of tiles. Search: its wall time, natively, before the output's own encode (`ms`).\n"
+         `sample`: what the search scored on its sample of tiles. Search: its wall time, natively, before the output's own encode (`ms`).\n"
     );
     for format in &FORMATS {
-        let rows: Vec<Row> = bases.iter().map(|base| row(format, base, dir, target)).collect();
+        let rows: Vec<Row> = bases.iter().map(|base| row(format, base, dir, target, sampling)).collect();
         print_format(format, &rows, target);
     }
 }
 
-fn row(format: &Format, base: &Base, dir: &Path, target: f32) -> Row {
+fn row(format: &Format, base: &Base, dir: &Path, target: f32, sampling: &Sampling) -> Row {
     eprintln!("[auto {}] {}", format.name, base.name);
     let choice = match format.name {
-        "WebP" => choose(&WebpEncoder { quality: format.default_quality as f32, method: 4 }, &base.image, target),
-        "JPEG" => choose(&JpegEncoder::new(format.default_quality as f32).expect("quality"), &base.image, target),
-        _ => choose(&AvifEncoder::new(format.default_quality as f32, 9, Chroma::Yuv420).expect("settings"), &base.image, target),
+        "WebP" => choose(&WebpEncoder { quality: format.default_quality as f32, method: 4 }, &base.image, target, sampling),
+        "JPEG" => choose(&JpegEncoder::new(format.default_quality as f32).expect("quality"), &base.image, target, sampling),
+        _ => choose(&AvifEncoder::new(format.default_quality as f32, 9, Chroma::Yuv420).expect("settings"), &base.image, target, sampling),
     }
     .expect("auto quality search");
     let measure = |quality: u32| {

@@ -67,7 +67,7 @@ pub fn run_all(image: Option<&Path>, corpus: &Path, dir: &Path) {
         report::format_tables(format, &bases, &curves);
     }
     report::speed_table(bases.last().expect("a photo"), dir);
-    auto::tables(&bases, dir, auto::TARGET);
+    auto::tables(&bases, dir, auto::TARGET, &kiln_core::auto_quality::Sampling::DEFAULT);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     println!("Run time of `--quality`: {minutes:.1} min.\n");
     eprintln!("--quality done in {minutes:.1} min");
@@ -75,7 +75,7 @@ pub fn run_all(image: Option<&Path>, corpus: &Path, dir: &Path) {
 }
 
 /// Only the `quality=auto` tables (`kiln-bench --auto-quality`), at `target`.
-pub fn run_auto(image: Option<&Path>, corpus: &Path, dir: &Path, target: Option<f32>) {
+pub fn run_auto(image: Option<&Path>, corpus: &Path, dir: &Path, target: Option<f32>, sampling: &kiln_core::auto_quality::Sampling) {
     score::check_tools();
     let started = Instant::now();
     let photos: Vec<PathBuf> = match image {
@@ -84,7 +84,7 @@ pub fn run_auto(image: Option<&Path>, corpus: &Path, dir: &Path, target: Option<
     };
     let bases: Vec<Base> = photos.iter().enumerate().map(|(i, p)| make_base(p, &dir.join(format!("photo{i}")))).collect();
     report::header(&bases);
-    auto::tables(&bases, dir, target.unwrap_or(auto::TARGET));
+    auto::tables(&bases, dir, target.unwrap_or(auto::TARGET), sampling);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     println!("Run time of `--auto-quality`: {minutes:.1} min.\n");
     std::fs::remove_dir_all(dir).ok();

@@ -124,7 +124,11 @@ async fn store_variant(
         Ok(stored) => stored,
         Err(e) => return (failed(e), Vec::new()),
     };
-    let mut own = vec![("resize", converted.timings.resize.saturating_sub(shared_resize)), ("encode", converted.timings.encode)];
+    let search = converted.auto_quality.map(|a| a.search).unwrap_or_default();
+    let mut own = vec![("resize", converted.timings.resize.saturating_sub(shared_resize)), ("encode", converted.timings.encode.saturating_sub(search))];
+    if converted.auto_quality.is_some() {
+        own.push(("auto-quality", search));
+    }
     if !converted.renditions.is_empty() {
         own.push(("widths", converted.renditions.iter().map(|r| r.resize + r.encode).sum()));
     }

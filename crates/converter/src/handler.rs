@@ -10,7 +10,7 @@ use kiln_spin::config::{metadata_policy, responsive_widths, var_num, Config};
 use kiln_spin::http::{authorize, content_length, header, linear_memory_bytes, server_timing, ApiError, LINEAR_MEMORY_HEADER};
 use kiln_spin::s3::S3Store;
 use kiln_upload::keys::{responsive_name, validate_source_key, variant_key, variant_name};
-use kiln_upload::manifest::{srcset, ResponsiveWidth, VariantReply};
+use kiln_upload::manifest::{srcset, AutoQuality, ResponsiveWidth, VariantReply};
 use kiln_upload::ObjectStore;
 use kiln_spin::last_words;
 use spin_sdk::http::{IncomingRequest, Method, Response, ResponseOutparam};
@@ -118,7 +118,13 @@ async fn handle(req: IncomingRequest, converter: &Converter, started: Instant) -
 fn direct_mode(body: Vec<u8>, job: &Job, started: Instant) -> Result<Response, ApiError> {
     let converted = job.convert(body, &[])?;
     let timing = timings(&converted, None, None, started.elapsed());
-    Ok(Response::builder()
+    let mut response = Response::builder();
+    if let Some(auto) = converted.auto_quality {
+        // What quality=auto picked, since the body is the image itself.
+        response.header("x-kiln-quality", auto.quality.to_string());
+        response.header("x-kiln-auto-quality", format!("target={}; score={:.2}; reached={}; trials={}", auto.target, auto.score, auto.reached, auto.trials));
+    }
+    Ok(response
         .status(200)
         .header("content-type", converted.format.mime_type)
         .header("server-timing", timing)
@@ -151,7 +157,7 @@ async fn storage_mode(key: &str, job: &Job, started: Instant) -> Result<Response
     let fetch = fetch_started.elapsed();
 
     let converted = job.convert(original, job.widths.as_deref().unwrap_or_default())?;
-    let name = variant_name(converted.format.name, job.params.width, job.params.quality);
+    let name = variant_name(converted.format.name, job.params.width, job.params.quality.map(|q| q.label()).as_deref());
     let (mut reply, store) = store_variant(&storage, key, &name, &converted, job.widths.is_some()).await?;
     reply.linear_memory = linear_memory_bytes();
     Ok(Response::builder()
@@ -197,6 +203,15 @@ pub(crate) async fn store_variant(
         linear_memory: None,
         placeholder: converted.placeholder.clone(),
         widths,
+        embedded: converted.embedded,
+        auto_quality: converted.auto_quality.map(|c| AutoQuality {
+            quality: c.quality,
+            target: c.target,
+            score: (c.score * 100.0).round() / 100.0,
+            reached: c.reached,
+            trials: c.trials,
+            ms: c.search.as_secs_f64() * 1000.0,
+        }),
     };
     Ok((reply, started.elapsed()))
 }
@@ -207,7 +222,12 @@ fn timings(c: &Converted, fetch: Option<Duration>, store: Option<Duration>, tota
     if let Some(fetch) = fetch {
         stages.push(("fetch", fetch));
     }
-    stages.extend([("probe", t.probe), ("decode", t.decode), ("resize", t.resize), ("encode", t.encode)]);
+    // quality=auto's search runs inside the encoder: shown on its own.
+    let search = c.auto_quality.map(|a| a.search).unwrap_or_default();
+    stages.extend([("probe", t.probe), ("decode", t.decode), ("resize", t.resize), ("encode", t.encode.saturating_sub(search))]);
+    if c.auto_quality.is_some() {
+        stages.push(("auto-quality", search));
+    }
     if !c.renditions.is_empty() {
         stages.push(("widths", c.renditions.iter().map(|r| r.resize + r.encode).sum()));
     }

@@ -137,6 +137,7 @@ fn converted(bytes: Vec<u8>, source: ImageInfo, (width, height): (u32, u32), est
         embedded: crate::metadata::Embedded::default(),
         placeholder: None,
         renditions: Vec::new(),
+        auto_quality: None,
         jpeg_scale: 1,
         estimate,
         timings,

@@ -24,11 +24,26 @@ use std::time::{Duration, Instant};
 /// where libjpeg-turbo's quality 70-75 lands on photos; kiln's WebP default,
 /// 80, scores 71.7 on the corpus: docs/quality.md).
 pub const DEFAULT_TARGET: f32 = 70.0;
-/// Sample tiles' side, px: a multiple of JPEG's MCU, WebP's macroblock and
-/// AV1's 64 px superblock, so no block straddles two tiles.
-const TILE: u32 = 128;
-/// Tiles per side of the sample, at most.
-const GRID: u32 = 4;
+/// How the search samples an image and how far above the target it aims.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
+    /// Tiles' side, px: a multiple of 64 (JPEG's MCU, WebP's macroblock,
+    /// AV1's superblock), so no block straddles two tiles.
+    pub tile: u32,
+    /// Tiles per side of the sample, at most.
+    pub grid: u32,
+    /// Score points the sample must reach above the target: the sample
+    /// scores a little higher than the whole image does (docs/auto-quality.md).
+    pub margin: f32,
+}
+
+impl Sampling {
+    /// kiln's: 4 x 4 tiles of 128 px (0.26 MP), aiming 1 point above the
+    /// target (the sample scored 0.1-2.1 points above the whole picture on
+    /// the corpus; larger samples were no closer for 2-4x the time:
+    /// docs/auto-quality.md).
+    pub const DEFAULT: Sampling = Sampling { tile: 128, grid: 4, margin: 1.0 };
+}
 /// Candidates scored per image, at most.
 const MAX_TRIALS: usize = 6;
 /// A candidate within this much above the target ends the search.
@@ -108,7 +123,7 @@ impl<E: Tunable> Encoder for AutoEncoder<E> {
     fn working_bytes(&self, width: u32, height: u32, channels: u32) -> u64 {
         // The search ends before the output's encode starts: the larger of
         // the two, with the sample held through both.
-        let (sw, sh) = sample_size(width, height);
+        let (sw, sh) = sample_size(width, height, &Sampling::DEFAULT);
         let sample = sw as u64 * sh as u64;
         let search = self.base.working_bytes(sw, sh, channels) + sample * (2 * channels as u64 + SCORE_BYTES_PER_PIXEL);
         self.base.working_bytes(width, height, channels).max(search)
@@ -118,7 +133,7 @@ impl<E: Tunable> Encoder for AutoEncoder<E> {
         let choice = match self.chosen.get() {
             Some(choice) => choice,
             None => {
-                let choice = choose(&self.base, img, self.target)?;
+                let choice = choose(&self.base, img, self.target, &Sampling::DEFAULT)?;
                 self.chosen.set(Some(choice));
                 choice
             }
@@ -138,11 +153,12 @@ impl<E: Tunable> Encoder for AutoEncoder<E> {
 }
 
 /// Searches `encoder`'s quality for `img`'s sample.
-pub fn choose<E: Tunable>(encoder: &E, img: &Image, target: f32) -> Result<Choice, KilnError> {
+pub fn choose<E: Tunable>(encoder: &E, img: &Image, target: f32, sampling: &Sampling) -> Result<Choice, KilnError> {
     let started = Instant::now();
-    let sample = sample(img);
+    let sample = sample(img, sampling);
     let mut trials = 0;
-    let found = search(encoder.quality(), target as f64, |quality| {
+    let aim = target as f64 + sampling.margin as f64;
+    let found = search(encoder.quality(), aim, |quality| {
         trials += 1;
         let (_, shown) = encoder.at(quality as f32)?.trial(&sample)?;
         score(&sample, &shown)
@@ -151,7 +167,7 @@ pub fn choose<E: Tunable>(encoder: &E, img: &Image, target: f32) -> Result<Choic
         quality: found.quality as f32,
         target,
         score: found.score,
-        reached: found.score >= target as f64,
+        reached: found.score >= aim,
         trials,
         search: started.elapsed(),
     })
@@ -205,42 +221,44 @@ fn step(gap: f64) -> i64 {
 }
 
 /// The sample's size for a `width` x `height` image.
-fn sample_size(width: u32, height: u32) -> (u32, u32) {
-    let (gx, gy) = grid(width, height);
-    if gx == 0 { (width, height) } else { (gx * TILE, gy * TILE) }
+fn sample_size(width: u32, height: u32, sampling: &Sampling) -> (u32, u32) {
+    let (gx, gy) = grid(width, height, sampling);
+    if gx == 0 { (width, height) } else { (gx * sampling.tile, gy * sampling.tile) }
 }
 
 /// Tiles per row and column; (0, 0) when the image is its own sample
 /// (small enough, or too narrow for tiles).
-fn grid(width: u32, height: u32) -> (u32, u32) {
-    let (gx, gy) = ((width / TILE).min(GRID), (height / TILE).min(GRID));
-    let whole = width as u64 * height as u64 <= 2 * (GRID * TILE) as u64 * (GRID * TILE) as u64;
+fn grid(width: u32, height: u32, sampling: &Sampling) -> (u32, u32) {
+    let side = sampling.grid * sampling.tile;
+    let (gx, gy) = ((width / sampling.tile).min(sampling.grid), (height / sampling.tile).min(sampling.grid));
+    let whole = width as u64 * height as u64 <= 2 * side as u64 * side as u64;
     if whole || gx == 0 || gy == 0 { (0, 0) } else { (gx, gy) }
 }
 
 /// The tiles of `img` spread evenly over it, side by side in one image;
 /// `img` itself when it is small.
-pub fn sample(img: &Image) -> Image {
-    let (gx, gy) = grid(img.width, img.height);
+pub fn sample(img: &Image, sampling: &Sampling) -> Image {
+    let (gx, gy) = grid(img.width, img.height, sampling);
     if gx == 0 {
         return img.clone();
     }
+    let tile = sampling.tile;
     let channels = img.layout.channels();
-    let (width, height) = (gx * TILE, gy * TILE);
+    let (width, height) = (gx * tile, gy * tile);
     let mut pixels = vec![0u8; width as usize * height as usize * channels];
     let origin = |i: u32, tiles: u32, side: u32| -> u32 {
         let centre = (2 * i + 1) as u64 * side as u64 / (2 * tiles as u64);
-        let start = (centre.saturating_sub(TILE as u64 / 2) / 16 * 16) as u32;
-        start.min(side - TILE)
+        let start = (centre.saturating_sub(tile as u64 / 2) / 16 * 16) as u32;
+        start.min(side - tile)
     };
     for ty in 0..gy {
         let y0 = origin(ty, gy, img.height);
         for tx in 0..gx {
             let x0 = origin(tx, gx, img.width);
-            for row in 0..TILE {
+            for row in 0..tile {
                 let src = ((y0 + row) as usize * img.width as usize + x0 as usize) * channels;
-                let dst = ((ty * TILE + row) as usize * width as usize + (tx * TILE) as usize) * channels;
-                let len = TILE as usize * channels;
+                let dst = ((ty * tile + row) as usize * width as usize + (tx * tile) as usize) * channels;
+                let len = tile as usize * channels;
                 pixels[dst..dst + len].copy_from_slice(&img.pixels[src..src + len]);
             }
         }
@@ -398,19 +416,19 @@ mod tests {
     #[test]
     fn the_sample_is_tiles_of_the_image() {
         let img = noise(2048, 1536, PixelLayout::Rgb8);
-        let s = sample(&img);
+        let s = sample(&img, &Sampling::DEFAULT);
         assert_eq!((s.width, s.height), (512, 512));
-        assert_eq!(sample_size(2048, 1536), (512, 512));
+        assert_eq!(sample_size(2048, 1536, &Sampling::DEFAULT), (512, 512));
         // The first tile starts at an aligned origin inside the image.
         let x0 = ((2048 / 8) - 64) / 16 * 16;
         let y0 = ((1536 / 8) - 64) / 16 * 16;
         assert_eq!(&s.pixels[..3 * 128], &img.pixels[(y0 * 2048 + x0) * 3..(y0 * 2048 + x0 + 128) * 3]);
         // A small image is its own sample; so is a strip too thin for tiles.
-        assert_eq!(sample_size(600, 400), (600, 400));
-        assert_eq!(sample(&noise(600, 400, PixelLayout::Rgb8)).pixels.len(), 600 * 400 * 3);
-        assert_eq!(sample_size(4000, 100), (4000, 100));
+        assert_eq!(sample_size(600, 400, &Sampling::DEFAULT), (600, 400));
+        assert_eq!(sample(&noise(600, 400, PixelLayout::Rgb8), &Sampling::DEFAULT).pixels.len(), 600 * 400 * 3);
+        assert_eq!(sample_size(4000, 100, &Sampling::DEFAULT), (4000, 100));
         // A wide image gets fewer rows of tiles.
-        assert_eq!(sample_size(2048, 300), (512, 256));
+        assert_eq!(sample_size(2048, 300, &Sampling::DEFAULT), (512, 256));
     }
 
     #[test]
@@ -452,7 +470,7 @@ mod tests {
         assert!(choice.trials as usize <= MAX_TRIALS);
         assert_eq!(bytes, JpegEncoder::new(choice.quality).unwrap().encode(&img).unwrap());
         // The sample's score at the chosen quality is what the search says.
-        let s = sample(&img);
+        let s = sample(&img, &Sampling::DEFAULT);
         let shown = decode_own(&JpegEncoder::new(choice.quality).unwrap().encode(&s).unwrap()).unwrap();
         assert!((score(&s, &shown).unwrap() - choice.score).abs() < 1e-9);
         // A second image (a responsive width) keeps the choice.
@@ -480,7 +498,7 @@ mod tests {
     fn auto_webp_picks_a_higher_quality_for_a_higher_target() {
         use crate::encode::webp::WebpEncoder;
         let img = noise(700, 500, PixelLayout::Rgb8);
-        let pick = |target| choose(&WebpEncoder::new(80.0).unwrap(), &img, target).unwrap();
+        let pick = |target| choose(&WebpEncoder::new(80.0).unwrap(), &img, target, &Sampling::DEFAULT).unwrap();
         let (low, high) = (pick(55.0), pick(80.0));
         assert!(low.quality < high.quality, "{low:?} {high:?}");
         assert!(high.score >= 80.0 || !high.reached);

@@ -170,6 +170,7 @@ impl Still<'_> {
             embedded,
             placeholder,
             renditions,
+            auto_quality: output.encoder.auto_choice(),
             jpeg_scale: self.jpeg_scale,
             estimate: self.estimate,
             timings,

@@ -57,6 +57,9 @@ pub struct Converted {
     /// The same output at narrower responsive widths ([`Extras::widths`],
     /// [`crate::Output::widths`]), narrowest first.
     pub renditions: Vec<Rendition>,
+    /// What `quality=auto` picked ([`crate::auto_quality`]), at a fixed
+    /// quality `None`.
+    pub auto_quality: Option<crate::auto_quality::Choice>,
     pub jpeg_scale: u32,
     pub estimate: MemoryEstimate,
     pub timings: StageTimings,
@@ -232,6 +235,7 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
         embedded,
         placeholder,
         renditions,
+        auto_quality: encoder.auto_choice(),
         jpeg_scale: plan.jpeg_scale,
         estimate: memory,
         timings,

@@ -74,7 +74,7 @@ pub fn manifest_key(source_key: &str) -> String {
 /// A variant's name: the format alone for the canonical variant (the
 /// configured size and quality), else the format and the parameters asked
 /// for, so a request with parameters never overwrites a canonical variant.
-pub fn variant_name(format: &str, width: Option<u32>, quality: Option<f32>) -> String {
+pub fn variant_name(format: &str, width: Option<u32>, quality: Option<&str>) -> String {
     let mut name = format.to_string();
     if let Some(w) = width {
         name.push_str(&format!("-w{w}"));
@@ -160,7 +160,7 @@ mod tests {
         assert!(validate_source_key(&key(MAX_SOURCE_KEY_BYTES)).is_ok());
         assert!(validate_source_key(&key(MAX_SOURCE_KEY_BYTES + 1)).is_err());
         let longest = key(MAX_SOURCE_KEY_BYTES);
-        let name = variant_name("thumbnail", Some(u32::MAX), Some(99.5));
+        let name = variant_name("thumbnail", Some(u32::MAX), Some("99.5"));
         assert!(variant_key(&longest, &name, "png").len() <= MAX_KEY_BYTES);
         assert!(manifest_key(&longest).len() <= MAX_KEY_BYTES);
     }
@@ -174,8 +174,9 @@ mod tests {
     #[test]
     fn parameters_never_name_the_canonical_variant() {
         assert_eq!(variant_name("jpeg", None, None), "jpeg");
-        assert_eq!(variant_name("jpeg", Some(8), Some(1.0)), "jpeg-w8-q1");
-        assert_ne!(variant_name("webp", None, Some(80.0)), "webp");
+        assert_eq!(variant_name("jpeg", Some(8), Some("1")), "jpeg-w8-q1");
+        assert_ne!(variant_name("webp", None, Some("80")), "webp");
+        assert_eq!(variant_name("webp", None, Some("auto")), "webp-qauto");
         assert_eq!(responsive_name("webp", 480), "webp-480w");
         assert_ne!(responsive_name("jpeg", 8), variant_name("jpeg", Some(8), None));
     }

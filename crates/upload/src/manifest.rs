@@ -110,10 +110,17 @@ pub struct Variant {
     /// The same format at narrower responsive widths, narrowest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widths: Vec<ResponsiveWidth>,
+    /// What of the original's metadata it carries (the `metadata` and
+    /// `colour` variables, docs/metadata.md); absent when nothing, the default.
+    #[serde(default, skip_serializing_if = "kiln_core::Embedded::is_none")]
+    pub embedded: kiln_core::Embedded,
     /// A ready `srcset` for this format: every width and the variant
     /// itself (`<url> 480w, <url> 1024w, <url> 2048w`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srcset: Option<String>,
+    /// What `quality=auto` picked; absent at a fixed quality.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_quality: Option<AutoQuality>,
     /// The placeholders the converter sent with this variant (the
     /// thumbnail's), on their way to [`Manifest::placeholder`] (boxed: only
     /// one variant in four has them).
@@ -137,7 +144,9 @@ impl Variant {
             stages: BTreeMap::new(),
             linear_memory: None,
             widths: Vec::new(),
+            embedded: kiln_core::Embedded::default(),
             srcset: None,
+            auto_quality: None,
             placeholder: None,
         }
     }
@@ -157,7 +166,9 @@ impl Variant {
             stages,
             linear_memory: reply.linear_memory,
             widths: reply.widths,
+            embedded: reply.embedded,
             srcset: reply.srcset,
+            auto_quality: reply.auto_quality,
             placeholder: reply.placeholder.map(Box::new),
         }
     }
@@ -229,9 +240,30 @@ pub struct VariantReply {
     /// Its responsive widths, narrowest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub widths: Vec<ResponsiveWidth>,
+    /// What of the original's metadata it carries (the `metadata` and
+    /// `colour` variables, docs/metadata.md); absent when nothing, the default.
+    #[serde(default, skip_serializing_if = "kiln_core::Embedded::is_none")]
+    pub embedded: kiln_core::Embedded,
     /// The `srcset` of its format (see [`Variant::srcset`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srcset: Option<String>,
+    /// What `quality=auto` picked (see [`Variant::auto_quality`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auto_quality: Option<AutoQuality>,
+}
+
+/// What `quality=auto` picked for a variant: the quality used, the
+/// SSIMULACRA2 target and the score its sample reached, the candidates
+/// tried and the search's time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AutoQuality {
+    pub quality: f32,
+    pub target: f32,
+    pub score: f64,
+    /// False when even the highest quality tried stays below the target.
+    pub reached: bool,
+    pub trials: u32,
+    pub ms: f64,
 }
 
 /// One responsive width of a variant, stored next to it (`webp-480w.webp`).

@@ -547,7 +547,9 @@ impl MemConverters {
                 aspect_ratio: 1.0,
             }),
             widths: Vec::new(),
+            embedded: kiln_core::Embedded::default(),
             srcset: None,
+            auto_quality: None,
         };
         Converted::Variant(Variant::done(1.0, reply, BTreeMap::new()))
     }
