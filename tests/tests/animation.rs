@@ -1,13 +1,15 @@
-//! End to end: an animated GIF under a real `spin up` (128 MiB per
-//! instance). The WebP converter makes an animated WebP with the GIF's
-//! frames, delays and loop count (direct mode, and through the one-shot
-//! upload's manifest); JPEG, AVIF and the thumbnail are stills of the first
-//! frame; an animation over the frame limit, or whose frames × screen
-//! exceed `max_animation_pixels`, gets a 413 that says so. Prints the WebP
-//! converter's time and linear memory for the test GIF (`--nocapture`).
+//! End to end: an animated GIF, and an animated WebP, under a real `spin
+//! up` (128 MiB per instance). The WebP converter makes an animated WebP
+//! with the input's frames, delays and loop count (direct mode, and through
+//! the one-shot upload's manifest); JPEG, AVIF and the thumbnail are stills
+//! of the first frame; an animation over the frame limit, or whose frames ×
+//! screen exceed `max_animation_pixels`, gets a 413 that says so. Prints the
+//! WebP converter's time and linear memory for the test animations
+//! (`--nocapture`).
 
 use image_webp::{LoopCount, WebPDecoder};
 use kiln_e2e::images::{decode_avif_pixels, verify};
+use kiln_core::encode::webp_anim::AnimEncoder;
 use kiln_e2e::Stack;
 use std::time::Instant;
 
@@ -57,6 +59,32 @@ fn tiny_frames_gif(w: u16, h: u16, frames: usize) -> Vec<u8> {
     }
     drop(encoder);
     out
+}
+
+/// The test GIF as an animated WebP (kiln's libwebp animation encoder,
+/// quality 95): its frames, its delays as durations (ms) and its plays as
+/// WebP's loop count.
+fn animated_webp(frames: usize) -> Vec<u8> {
+    let palette = palette();
+    let mut encoder = AnimEncoder::new(SIZE.0 as u32, SIZE.1 as u32, GIF_REPEAT + 1, 95.0, 4).unwrap();
+    for n in 0..frames {
+        let rgba: Vec<u8> = frame_indices(n).iter().flat_map(|&i| [palette[i as usize * 3], palette[i as usize * 3 + 1], palette[i as usize * 3 + 2], 255]).collect();
+        encoder.add(&rgba, DELAYS[n % DELAYS.len()] as u32 * 10).unwrap();
+    }
+    encoder.finish().unwrap()
+}
+
+/// An animated WebP of `frames` frames on a `w`×`h` canvas, each differing
+/// from the one before in one pixel, black or white (libwebp would merge
+/// frames that do not differ): small bytes, many frames.
+fn tiny_change_webp(w: u32, h: u32, frames: usize) -> Vec<u8> {
+    let mut encoder = AnimEncoder::new(w, h, 0, 50.0, 0).unwrap();
+    let mut rgba = vec![128u8; (w * h * 4) as usize];
+    for n in 0..frames {
+        rgba[..3].fill(if n % 2 == 0 { 0 } else { 255 });
+        encoder.add(&rgba, 20).unwrap();
+    }
+    encoder.finish().unwrap()
 }
 
 /// Mean RGB of each cell of an 8×6 grid over an RGB(A) image.
@@ -165,8 +193,13 @@ fn an_animated_gif_becomes_an_animated_webp_and_stills_of_its_first_frame() {
     println!("  the core's memory estimate for it: {:.1} MiB", estimate.peak() as f64 / (1 << 20) as f64);
     measure_corpus_animation(&s);
 
-    // The one-shot upload: the manifest's WebP is animated, the rest stills.
-    let reply = s.post("/v1/images?filename=anim.gif", "image/gif", &gif, Some(&s.token));
+    check_upload(&s, &gif, "anim.gif", "image/gif");
+}
+
+/// The one-shot upload of `input` (the test animation): the manifest's
+/// WebP is animated, the rest stills of its first frame.
+fn check_upload(s: &Stack, input: &[u8], filename: &str, mime: &str) {
+    let reply = s.post(&format!("/v1/images?filename={filename}"), mime, input, Some(&s.token));
     assert_eq!(reply.status, 201, "{}", String::from_utf8_lossy(&reply.body));
     let manifest = reply.json();
     assert_eq!(manifest["status"], "done", "{manifest:#}");
@@ -196,6 +229,61 @@ fn an_animated_gif_becomes_an_animated_webp_and_stills_of_its_first_frame() {
     }
     let formats: Vec<_> = manifest["variants"].as_array().unwrap().iter().map(|v| v["format"].as_str().unwrap()).collect();
     assert_eq!(formats, ["webp", "avif", "jpeg", "thumbnail"]);
+}
+
+#[test]
+fn an_animated_webp_stays_animated_and_stills_take_its_first_frame() {
+    let s = Stack::start("animation-webp");
+    let webp = animated_webp(FRAMES);
+    let info = kiln_core::probe::probe(&webp).unwrap();
+    assert_eq!((info.frames, info.width, info.height), (FRAMES as u64, SIZE.0 as u32, SIZE.1 as u32));
+    check_animated_webp(&webp);
+
+    let started = Instant::now();
+    let reply = s.convert("/v1/convert/webp", &webp);
+    let wall = started.elapsed();
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!((reply.header("x-kiln-width"), reply.header("x-kiln-height")), (Some("320"), Some("240")));
+    check_animated_webp(&reply.body);
+    println!(
+        "animated WebP {}x{} x {FRAMES} frames ({} bytes) -> animated WebP {} bytes: {:.0} ms wall, Server-Timing {}, linear memory {:.1} MiB",
+        SIZE.0,
+        SIZE.1,
+        webp.len(),
+        reply.body.len(),
+        wall.as_secs_f64() * 1000.0,
+        reply.header("server-timing").unwrap_or_default(),
+        reply.header("x-kiln-linear-memory").and_then(|m| m.parse::<f64>().ok()).unwrap_or(0.0) / (1 << 20) as f64
+    );
+    let options = kiln_core::ConvertOptions { max_long_side: 2048, limits: kiln_core::Limits::default(), metadata: Default::default() };
+    let encoder = kiln_core::encode::webp::WebpEncoder::new(80.0).unwrap();
+    let (_, _, estimate) = kiln_core::animation::plan_animation(&webp, &options, &encoder).unwrap();
+    println!("  the core's memory estimate for it: {:.1} MiB", estimate.peak() as f64 / (1 << 20) as f64);
+
+    // Resized: every frame at the variant's size.
+    let reply = s.convert("/v1/convert/webp?width=160", &webp);
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let d = WebPDecoder::new(std::io::Cursor::new(&reply.body)).unwrap();
+    assert_eq!((d.is_animated(), d.num_frames() as usize, d.dimensions()), (true, FRAMES, (160, 120)));
+
+    check_upload(&s, &webp, "anim.webp", "image/webp");
+
+    // Limits: 1001 frames for every converter; 51 frames of 1000x1000 for
+    // the animated WebP (a still of the first frame is fine).
+    let many = tiny_change_webp(8, 8, 1001);
+    assert_eq!(kiln_core::probe::probe(&many).unwrap().frames, 1001);
+    for route in ["/v1/convert/webp", "/v1/convert/jpeg"] {
+        let reply = s.convert(route, &many);
+        assert_eq!(reply.status, 413, "{route}: {}", String::from_utf8_lossy(&reply.body));
+        assert!(reply.json()["detail"].as_str().unwrap().contains("1001 frames, the limit is 1000 frames"), "{route}");
+    }
+    let wide = tiny_change_webp(1000, 1000, 51);
+    let reply = s.convert("/v1/convert/webp", &wide);
+    assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
+    let detail = reply.json()["detail"].as_str().unwrap().to_string();
+    assert!(detail.contains("51 frames of 1000x1000 makes 51000000 pixels, the limit is 50000000 pixels (max_animation_pixels)"), "{detail}");
+    let reply = s.convert("/v1/convert/jpeg", &wide);
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
 }
 
 #[test]

@@ -1,20 +1,22 @@
-//! Animations: an animated GIF becomes an animated WebP, with each frame's
-//! delay and the loop count kept; every other output (JPEG, AVIF, the
-//! thumbnail) takes the first frame, as before. An animated WebP input is
-//! still converted from its first frame.
+//! Animations: an animated GIF or an animated WebP becomes an animated
+//! WebP, with each frame's delay and the loop count kept; every other
+//! output (JPEG, AVIF, the thumbnail) takes the first frame, as before.
 //!
 //! **Streaming.** Frames are decoded one at a time ([`GifFrames`]: the
-//! canvas composited with each frame's disposal), the canvas resized to the
-//! output size (`fit_within(screen, max_long_side)`, never upscaled) and
-//! handed at once to libwebp's animation encoder ([`AnimEncoder`]), so
-//! memory is a few canvases plus the encoded frames, never frames ×
-//! canvas ([`crate::estimate::animation`] counts it).
+//! canvas composited with each frame's disposal; [`WebpFrames`]: image-webp
+//! composites), the canvas resized to the output size
+//! (`fit_within(screen, max_long_side)`, never upscaled) and handed at once
+//! to libwebp's animation encoder ([`AnimEncoder`]), so memory is a few
+//! canvases plus the encoded frames, never frames × canvas
+//! ([`crate::estimate::animation`] counts it). An animated WebP is
+//! re-encoded (resized, at the output's quality) like a GIF, not copied.
 //!
 //! **Delays.** GIF delays are in 1/100 s; frame *i* starts at the sum of
 //! the delays before it × 10 ms and each WebP frame lasts exactly its GIF
 //! delay. Delays of 0 or 1 (0 or 10 ms) are kept as they are: Chromium,
 //! Firefox and Safari show any frame of ≤ 10 ms for 100 ms, in GIF and WebP
-//! alike, so the WebP plays as the GIF did. libwebp merges a frame into the
+//! alike, so the WebP plays as the GIF did. A WebP input's durations (ms)
+//! are kept as they are. libwebp merges a frame into the
 //! previous one (adding its duration) when it does not differ from it
 //! within the lossy tolerance: an animation of identical consecutive
 //! frames comes out with fewer, longer frames and the same total time.
@@ -25,9 +27,9 @@
 //! (Chromium: a GIF's n means n + 1 plays, a WebP's n means n plays), and
 //! libwebp's gif2webp maps them the same way as [`webp_loop_count`]:
 //! forever → 0, no block → 1, n → n + 1 (65535 stays 65535, the largest
-//! WebP can say).
+//! WebP can say). A WebP input's loop count is kept as it is.
 
-use crate::decode::GifFrames;
+use crate::decode::{GifFrames, WebpFrames};
 use crate::encode::webp::WebpEncoder;
 use crate::encode::webp_anim::AnimEncoder;
 use crate::encode::WEBP;
@@ -42,9 +44,48 @@ use std::borrow::Cow;
 use std::time::Instant;
 
 /// Whether `info` is converted into an animated WebP by a WebP output: a
-/// GIF of more than one frame.
+/// GIF or an animated WebP of more than one frame.
 pub fn is_animated(info: &ImageInfo) -> bool {
-    info.format == InputFormat::Gif && info.frames > 1
+    matches!(info.format, InputFormat::Gif | InputFormat::Webp) && info.frames > 1
+}
+
+/// The frames of an animated input, one at a time (each decoder boxed:
+/// several hundred bytes of state, made once per conversion).
+enum Frames<'a> {
+    Gif(Box<GifFrames<'a>>),
+    Webp(Box<WebpFrames<'a>>),
+}
+
+impl<'a> Frames<'a> {
+    fn new(bytes: &'a [u8], info: &ImageInfo, max_alloc: u64) -> Result<Frames<'a>, KilnError> {
+        Ok(match info.format {
+            InputFormat::Webp => Frames::Webp(Box::new(WebpFrames::new(bytes, max_alloc)?)),
+            _ => Frames::Gif(Box::new(GifFrames::new(bytes, max_alloc)?)),
+        })
+    }
+
+    /// WebP's loop count (plays, 0 = forever).
+    fn loop_count(&self) -> u16 {
+        match self {
+            Frames::Gif(f) => webp_loop_count(f.repeat()),
+            Frames::Webp(f) => f.loop_count(),
+        }
+    }
+
+    /// Draws the next frame; its duration in ms, `None` after the last.
+    fn next_frame(&mut self) -> Result<Option<u32>, KilnError> {
+        match self {
+            Frames::Gif(f) => Ok(f.next_frame()?.map(|cs| cs as u32 * 10)),
+            Frames::Webp(f) => f.next_frame(),
+        }
+    }
+
+    fn canvas(&self) -> &crate::image::Image {
+        match self {
+            Frames::Gif(f) => f.canvas(),
+            Frames::Webp(f) => f.canvas(),
+        }
+    }
 }
 
 /// The WebP loop count (plays, 0 = forever) for a GIF's `repeat`
@@ -89,7 +130,7 @@ pub fn plan_animation(bytes: &[u8], options: &ConvertOptions, encoder: &WebpEnco
     Ok((info, plan, estimate))
 }
 
-/// Converts an animated GIF into an animated WebP with `encoder`'s quality
+/// Converts an animated GIF or WebP into an animated WebP with `encoder`'s quality
 /// and method; an input that [`is_animated`] does not accept is refused
 /// (convert it with [`crate::convert`]). Takes the input by value like
 /// [`crate::convert`]; its bytes are read frame by frame until the end.
@@ -101,9 +142,9 @@ pub fn convert_animated(input: Vec<u8>, options: &ConvertOptions, encoder: &Webp
         return Err(KilnError::Unsupported(format!("a {:?} of {} frame(s) is not converted as an animation", info.format, info.frames)));
     }
     let screen_bytes = info.pixels() * 4;
-    let mut frames = GifFrames::new(&input, screen_bytes + BASE_BYTES)?;
+    let mut frames = Frames::new(&input, &info, screen_bytes + BASE_BYTES)?;
     let (w, h) = plan.target;
-    let mut webp = AnimEncoder::new(w, h, webp_loop_count(frames.repeat()), encoder.quality, encoder.method)?;
+    let mut webp = AnimEncoder::new(w, h, frames.loop_count(), encoder.quality, encoder.method)?;
     timings.probe = started.elapsed();
 
     loop {
@@ -115,7 +156,7 @@ pub fn convert_animated(input: Vec<u8>, options: &ConvertOptions, encoder: &Webp
         let frame = if (canvas.width, canvas.height) == (w, h) { Cow::Borrowed(canvas) } else { Cow::Owned(resized(canvas, w, h)?) };
         timings.resize += started.elapsed();
         let started = Instant::now();
-        webp.add(&frame.pixels, delay as u32 * 10)?;
+        webp.add(&frame.pixels, delay)?;
         timings.encode += started.elapsed();
     }
     let started = Instant::now();
@@ -308,6 +349,71 @@ mod tests {
         assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("needs an estimated")), "{err}");
         // Within both, it converts.
         assert_eq!(decode_webp(&crate::convert(bytes, &options(2048), &WebpEncoder::new(80.0).unwrap()).unwrap().bytes).1.len(), 5);
+    }
+
+    /// An animated WebP made by kiln from a generated GIF of `delays`
+    /// (1/100 s), `w`×`h`, repeating as `repeat` says.
+    fn animated_webp(w: u16, h: u16, delays: &[u16], repeat: Option<Repeat>) -> Vec<u8> {
+        let frames: Vec<_> = delays.iter().enumerate().map(|(n, &d)| distinct(w, h, n, d)).collect();
+        crate::convert(gif((w, h), &frames, repeat), &options(2048), &WebpEncoder::new(90.0).unwrap()).unwrap().bytes
+    }
+
+    #[test]
+    fn an_animated_webp_stays_animated_with_its_durations_and_loop_count() {
+        let delays = [4, 8, 12, 4, 8, 12];
+        let encoder = WebpEncoder::new(80.0).unwrap();
+        for (repeat, expected) in [(Some(Repeat::Finite(3)), LoopCount::Times(4.try_into().unwrap())), (Some(Repeat::Infinite), LoopCount::Forever)] {
+            let input = animated_webp(64, 48, &delays, repeat);
+            let info = crate::probe::probe(&input).unwrap();
+            assert!(is_animated(&info) && info.frames == 6, "{info:?}");
+            let (source_frames, source_durations, _, _) = decode_webp(&input);
+            let out = crate::convert(input, &options(2048), &encoder).unwrap();
+            let (frames, durations, loop_count, size) = decode_webp(&out.bytes);
+            assert_eq!((frames.len(), loop_count, size, out.source.frames), (6, expected, (64, 48), 6), "{repeat:?}");
+            assert_eq!(durations, delays.iter().map(|&d| d as u32 * 10).collect::<Vec<_>>());
+            assert_eq!(durations, source_durations);
+            // Each frame is the input's frame (lossy twice: close, not equal).
+            for (n, (a, b)) in frames.iter().zip(&source_frames).enumerate() {
+                let mean = a.iter().zip(b).map(|(x, y)| x.abs_diff(*y) as f64).sum::<f64>() / a.len() as f64;
+                assert!(mean < 8.0, "frame {n}: mean difference {mean:.1}");
+            }
+        }
+        // Resized to the output's long side, frame by frame.
+        let out = crate::convert(animated_webp(64, 48, &delays, None), &options(32), &encoder).unwrap();
+        let (frames, durations, loop_count, size) = decode_webp(&out.bytes);
+        assert_eq!((frames.len(), size, (out.width, out.height), loop_count), (6, (32, 24), (32, 24), LoopCount::Times(1.try_into().unwrap())));
+        assert_eq!(durations.iter().sum::<u32>(), 480);
+    }
+
+    #[test]
+    fn an_animated_webp_into_still_outputs_takes_its_first_frame() {
+        let input = animated_webp(32, 32, &[10, 10, 10], None);
+        let (first, ..) = decode_webp(&input);
+        let png = crate::convert(input.clone(), &options(2048), &crate::encode::png::PngEncoder).unwrap();
+        let mut reader = png::Decoder::new(std::io::Cursor::new(&png.bytes)).read_info().unwrap();
+        let mut buf = vec![0; reader.output_buffer_size().unwrap()];
+        let frame = reader.next_frame(&mut buf).unwrap();
+        let channels = frame.buffer_size() / (32 * 32);
+        let same = buf.chunks(channels).zip(first[0].chunks(first[0].len() / (32 * 32))).all(|(a, b)| a[..3] == b[..3]);
+        assert!(same, "the thumbnail is not the first frame");
+        #[cfg(feature = "jpeg")]
+        {
+            let jpeg = crate::convert(input, &options(2048), &crate::encode::jpeg::JpegEncoder::new(80.0).unwrap()).unwrap();
+            assert!(jpeg.bytes.starts_with(&[0xFF, 0xD8]) && (jpeg.width, jpeg.height) == (32, 32));
+        }
+    }
+
+    #[test]
+    fn an_animated_webp_over_the_limits_is_refused() {
+        let input = animated_webp(100, 100, &[5; 5], None);
+        let webp = WebpEncoder::new(80.0).unwrap();
+        let convert = |limits| crate::convert(input.clone(), &ConvertOptions { max_long_side: 2048, limits, ..options(2048) }, &webp).unwrap_err();
+        let err = convert(Limits { max_animation_pixels: 49_999, ..Limits::default() });
+        assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("5 frames of 100x100") && m.contains("max_animation_pixels")), "{err}");
+        let err = convert(Limits { max_animation_frames: 4, ..Limits::default() });
+        assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("5 frames, the limit is 4")), "{err}");
+        let err = convert(Limits { max_memory_bytes: 4 << 20, ..Limits::default() });
+        assert!(matches!(&err, KilnError::TooLarge(m) if m.contains("needs an estimated")), "{err}");
     }
 
     #[test]

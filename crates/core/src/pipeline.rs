@@ -194,10 +194,10 @@ pub fn convert(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder) 
 /// after the output is encoded, from its pixels, so it adds time but no
 /// memory peak: one narrower image and its encoder, both smaller.
 pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Encoder, extras: Extras) -> Result<Converted, KilnError> {
-    // An animated GIF into WebP stays animated (crate::animation).
+    // An animated GIF or WebP into WebP stays animated (crate::animation).
     #[cfg(feature = "webp")]
     if let Some(webp) = encoder.as_webp()
-        && crate::sniff::sniff(&input) == Some(crate::InputFormat::Gif)
+        && matches!(crate::sniff::sniff(&input), Some(crate::InputFormat::Gif | crate::InputFormat::Webp))
         && crate::animation::is_animated(&probe(&input)?)
     {
         return crate::animation::convert_animated(input, options, webp);
