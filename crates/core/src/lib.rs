@@ -8,8 +8,8 @@
 //! ICC profile to sRGB) → [`encode`] (one module per
 //! output format, behind the [`encode::Encoder`] trait). [`pipeline`] strings
 //! them together and times each stage; [`multi`] decodes once for many outputs.
-//! [`animation`] streams an animated GIF, frame by frame, into an animated
-//! WebP.
+//! [`animation`] streams an animated GIF or WebP, frame by frame, into an
+//! animated WebP.
 //!
 //! Nothing here touches WASI, HTTP, storage or uploads (that is
 //! `kiln-upload`): the crate is about images only, tested natively and

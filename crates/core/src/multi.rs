@@ -13,7 +13,7 @@
 //! same format at narrower displayed widths, each derived from the same
 //! base and returned as a [`Rendition`] of that output.
 //!
-//! An animated GIF's WebP output stays animated: it is made from the input
+//! An animated GIF's or WebP's WebP output stays animated: it is made from the input
 //! ([`crate::animation`], which streams its frames) after the still
 //! outputs, once the base is freed; the input is kept for it.
 
@@ -76,7 +76,7 @@ pub fn convert_many(input: Vec<u8>, outputs: &[Output], limits: Limits) -> Resul
     let options = ConvertOptions { max_long_side: largest, limits, metadata: Default::default() };
     let (info, plan, memory) = plan(&input, &options, heaviest)?;
     let base_bytes = plan.target.0 as u64 * plan.target.1 as u64 * plan.channels as u64;
-    // An animated GIF's WebP output is made from the input after the still
+    // An animated GIF's or WebP's WebP output is made from the input after the still
     // outputs (crate::animation), so the input is kept for it.
     let animated: Vec<bool> = outputs.iter().map(|o| is_animated_webp(&info, o)).collect();
     let kept_bytes = if animated.contains(&true) { input.len() as u64 } else { 0 };

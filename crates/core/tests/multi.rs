@@ -126,3 +126,21 @@ fn an_animated_gif_stays_animated_in_webp_only() {
     assert_eq!((jpeg.format.name, jpeg.width, jpeg.height), ("jpeg", screen.width, screen.height));
     assert_eq!(probe(&jpeg.bytes).map(|i| (i.width, i.height)).unwrap(), (screen.width, screen.height));
 }
+
+/// An animated WebP input, likewise: the combined conversion's WebP is
+/// animated with the input's frames, the stills show frame 1.
+#[test]
+fn an_animated_webp_stays_animated_in_webp_only() {
+    let encoders = encoders();
+    let options = ConvertOptions { max_long_side: 2048, limits: Limits::default(), metadata: Default::default() };
+    let input = convert(read("features/animated.gif"), &options, encoders[0].1.as_ref()).unwrap().bytes;
+    let info = probe(&input).unwrap();
+    assert!(info.frames > 1, "the input WebP is animated");
+    let many = convert_many(input.clone(), &outputs(&encoders), Limits::default()).unwrap();
+    let webp = many.outputs[0].as_ref().unwrap();
+    assert_eq!(webp.bytes, convert(input, &options, encoders[0].1.as_ref()).unwrap().bytes, "the same animated WebP as the WebP component's");
+    let decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(&webp.bytes)).unwrap();
+    assert!(decoder.is_animated() && decoder.num_frames() as u64 == info.frames, "{} frames of {}", decoder.num_frames(), info.frames);
+    let jpeg = many.outputs[2].as_ref().unwrap();
+    assert_eq!((jpeg.format.name, jpeg.width, jpeg.height), ("jpeg", info.width, info.height));
+}

@@ -12,6 +12,10 @@ use std::io::Cursor;
 pub(super) fn decode(bytes: &[u8], max_alloc: u64) -> Result<Image, KilnError> {
     let mut decoder = image_webp::WebPDecoder::new(std::io::Cursor::new(bytes)).map_err(map_err)?;
     decoder.set_memory_limit(max_alloc.min(usize::MAX as u64) as usize);
+    if decoder.is_animated() {
+        // The first frame on a transparent canvas, as [`Frames`] draws it.
+        decoder.set_background_color([0; 4]).map_err(map_err)?;
+    }
     let (w, h) = decoder.dimensions();
     let size = decoder
         .output_buffer_size()
