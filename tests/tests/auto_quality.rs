@@ -45,7 +45,12 @@ fn auto_quality_reaches_the_target_on_the_whole_picture() {
             assert!(detail.contains(&format!("target={target}")) && detail.contains("reached=true"), "{detail}");
             assert!(reply.header("server-timing").unwrap().contains("auto-quality"), "{:?}", reply.header("server-timing"));
             let whole = score(&reference, &decode(&reply.body, mime)).unwrap();
-            println!("{format} target {target}: quality {quality}, {} B, whole-picture SSIMULACRA2 {whole:.1} ({detail})", reply.body.len());
+            let memory = reply.header("x-kiln-linear-memory").unwrap().parse::<f64>().unwrap() / 1048576.0;
+            println!(
+                "{format} target {target}: quality {quality}, {} B, whole-picture SSIMULACRA2 {whole:.1} ({detail}), linear memory {memory:.1} MiB, {}",
+                reply.body.len(),
+                reply.header("server-timing").unwrap()
+            );
             if target == 70.0 {
                 assert!((whole - target as f64).abs() < 3.5, "{format} at target {target}: the whole picture scores {whole:.1}");
             }

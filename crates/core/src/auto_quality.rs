@@ -50,10 +50,10 @@ const MAX_TRIALS: usize = 6;
 const CLOSE_ENOUGH: f64 = 1.0;
 /// Score points per quality step assumed before two candidates tell better.
 const ASSUMED_SLOPE: f64 = 0.6;
-/// Scoring's working memory per sample pixel: both images as f32 RGB, then
-/// XYB, and SSIMULACRA2's per-scale planes (measured: the memory test in
-/// tests/auto_quality.rs).
-const SCORE_BYTES_PER_PIXEL: u64 = 160;
+/// Scoring's working memory per sample pixel (measured: 148 B): both images
+/// as f32 RGB, linear RGB and XYB, then per scale six planar images and the
+/// blur's buffers (crates/core/tests/auto_quality_memory.rs).
+pub const SCORE_BYTES_PER_PIXEL: u64 = 160;
 
 /// An encoder whose quality can be searched: what [`AutoEncoder`] wraps.
 pub trait Tunable: Encoder + Sized {
