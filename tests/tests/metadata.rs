@@ -5,8 +5,9 @@
 //! converters in direct mode: by default nothing of their metadata comes
 //! out; `metadata=copyright` keeps Artist and Copyright with orientation 1
 //! and nothing else; `colour=keep` embeds the P3 profile and leaves the
-//! pixels in P3. The same through the `metadata` and `colour` variables,
-//! and what bad values answer.
+//! pixels in P3. The same through the `metadata` and `colour` variables
+//! (a stored variant's reply says what it carries), and what bad values
+//! answer.
 
 use kiln_core::encode::{jpeg::JpegEncoder, Encoder, JPEG};
 use kiln_core::image::{Image, PixelLayout};
@@ -174,6 +175,11 @@ fn metadata_is_stripped_by_default_and_kept_when_asked() {
     assert!(CREDITS.iter().all(|t| contains(&reply.body, t)) && PRIVATE.iter().all(|t| !contains(&reply.body, t)));
     let reply = s.convert("/v1/convert/jpeg?metadata=strip&colour=srgb", &both);
     assert_eq!((reply.status, reply.header("x-kiln-metadata")), (200, Some("none")));
+    // A stored variant says what it carries.
+    s.put_object("originals/meta/p3.jpg", &both);
+    let reply = s.convert_key("/v1/convert/webp", "originals/meta/p3.jpg");
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.json()["embedded"], serde_json::json!({"icc": true, "exif": true}));
     drop(s);
 
     // A variable with a bad value is the deployment's fault: a 500 naming it.
