@@ -105,4 +105,17 @@ mod tests {
         assert!(parse("/v1/convert/webp?quality=auto&target=x", 2048).is_err());
         assert_eq!(parse("/v1/convert/webp?quality=auto", 2048).unwrap().target, None);
     }
+
+    #[test]
+    fn metadata_and_colour_are_checked() {
+        use kiln_core::{ColourPolicy, ExifPolicy};
+        let p = parse("/v1/convert/jpeg?metadata=copyright&colour=keep", 2048).unwrap();
+        assert_eq!((p.metadata, p.colour), (Some(ExifPolicy::Copyright), Some(ColourPolicy::Keep)));
+        assert_eq!(parse("/v1/convert/jpeg", 2048).unwrap(), Params::default());
+        for (query, says) in [("metadata=all", "metadata must be strip or copyright"), ("colour=p3", "colour must be srgb or keep")] {
+            let e = parse(&format!("/v1/convert/jpeg?{query}"), 2048).unwrap_err();
+            assert!(e.status == 400 && e.detail.contains(says), "{query}: {}", e.detail);
+        }
+        assert!(parse("/v1/convert/jpeg?icc=keep", 2048).unwrap_err().detail.contains("metadata, colour"));
+    }
 }
