@@ -417,6 +417,28 @@ mod tests {
     }
 
     #[test]
+    fn a_cut_or_damaged_animated_webp_is_an_error_not_a_panic() {
+        let input = animated_webp(48, 32, &[5, 5, 5, 5], None);
+        let webp = WebpEncoder::new(80.0).unwrap();
+        let mut refused = 0;
+        for cut in (40..input.len()).step_by(97) {
+            match crate::convert(input[..cut].to_vec(), &options(2048), &webp) {
+                Err(KilnError::Corrupt(_)) => refused += 1,
+                Err(e) => panic!("cut at {cut}: {e:?}"),
+                Ok(out) => assert!(decode_webp(&out.bytes).0.len() <= 4),
+            }
+        }
+        assert!(refused > 0);
+        // Damaged frame data, past the headers.
+        let mut damaged = input.clone();
+        for b in damaged.iter_mut().skip(200).step_by(13) {
+            *b ^= 0x5A;
+        }
+        let result = crate::convert(damaged, &options(2048), &webp);
+        assert!(matches!(result, Err(KilnError::Corrupt(_)) | Ok(_)), "{result:?}");
+    }
+
+    #[test]
     fn gif_loop_counts_map_to_webp_plays() {
         assert_eq!(webp_loop_count(Repeat::Infinite), 0);
         assert_eq!(webp_loop_count(Repeat::Finite(0)), 1);

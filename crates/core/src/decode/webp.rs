@@ -78,9 +78,9 @@ impl<'a> Frames<'a> {
         }
         self.left -= 1;
         if self.rgb.is_empty() {
-            return self.decoder.read_frame(&mut self.canvas.pixels).map(Some).map_err(map_err);
+            return self.decoder.read_frame(&mut self.canvas.pixels).map(Some).map_err(frame_err);
         }
-        let duration = self.decoder.read_frame(&mut self.rgb).map_err(map_err)?;
+        let duration = self.decoder.read_frame(&mut self.rgb).map_err(frame_err)?;
         for (dst, src) in self.canvas.pixels.chunks_exact_mut(4).zip(self.rgb.chunks_exact(3)) {
             dst[..3].copy_from_slice(src);
             dst[3] = 255;
@@ -91,6 +91,16 @@ impl<'a> Frames<'a> {
     /// The canvas as the last frame left it (RGBA, the animation's size).
     pub fn canvas(&self) -> &Image {
         &self.canvas
+    }
+}
+
+/// A frame's error. Its header stating more than 16384 px a side
+/// (image-webp's `ImageTooLarge`) is damage, not size: a frame never
+/// exceeds the canvas the plan was made for.
+fn frame_err(e: image_webp::DecodingError) -> KilnError {
+    match e {
+        image_webp::DecodingError::ImageTooLarge => KilnError::Corrupt("WebP: a frame's header states a frame larger than its canvas".into()),
+        other => map_err(other),
     }
 }
 
