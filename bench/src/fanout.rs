@@ -25,7 +25,8 @@ pub fn run(input: &[u8], path: &std::path::Path, runs: usize) {
     println!("|---|---|---|---|");
     for threads in THREADS {
         for width in WIDTHS {
-            let mut env = vec![("SPIN_VARIABLE_FANOUT_WIDTH", width), kiln_bench::FOUR_VARIANTS];
+            let mut env = vec![("SPIN_VARIABLE_FANOUT_WIDTH", width)];
+            env.extend(kiln_bench::FOUR_VARIANTS);
             if let Some(t) = threads {
                 env.push(("TOKIO_WORKER_THREADS", t));
             }

@@ -116,7 +116,7 @@ fn component(stack: &Stack, route: &str, input: &[u8]) -> (f64, f64, u64) {
 pub fn run(input: &[u8], path: &Path, runs: usize) {
     let threads = host_threads();
     eprintln!("starting kiln-store and spin up (TOKIO_WORKER_THREADS={threads}) ...");
-    let stack = Stack::start_with("bench-headline", &[("TOKIO_WORKER_THREADS", &threads), kiln_bench::FOUR_VARIANTS]);
+    let stack = Stack::start_with("bench-headline", &[&[("TOKIO_WORKER_THREADS", threads.as_str())][..], &kiln_bench::FOUR_VARIANTS[..]].concat());
     let dir = stack.dir.join("native");
     std::fs::create_dir_all(&dir).expect("native output dir");
 

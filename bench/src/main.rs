@@ -74,7 +74,8 @@ struct Args {
 
 const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
 
-/// The components with the settings spin.toml gives them by default.
+/// The components with the settings the benchmark stacks give them
+/// ([`kiln_bench::FOUR_VARIANTS`]: the native chain's).
 fn components() -> Vec<(&'static str, &'static str, u32, Box<dyn Encoder>)> {
     vec![
         ("webp", "/v1/convert/webp", 2048, Box::new(WebpEncoder::new(80.0).unwrap())),
@@ -155,7 +156,7 @@ fn main() {
         return capacity::run(&input, &path, &kiln_e2e::repo_root().join("bench/results"));
     }
     eprintln!("starting kiln-store and spin up ...");
-    let stack = Stack::start_with("bench", &[kiln_bench::FOUR_VARIANTS]);
+    let stack = Stack::start_with("bench", &kiln_bench::FOUR_VARIANTS);
 
     println!("## {} ({} bytes), {} runs each, medians (min–max) in ms\n", path.file_name().unwrap().to_string_lossy(), input.len(), args.runs);
     println!("| component | stage | spin up (wasm) | native | wasm/native |");

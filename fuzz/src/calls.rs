@@ -13,7 +13,7 @@ use kiln_core::{ConvertOptions, Converted, ConvertedMany, InputFormat, Limits, O
 /// cheapest resize and encode, so the time goes to decoding).
 pub const DECODE_SIDE: u32 = 256;
 /// Quality of the JPEG encoder (production's default `jpeg_quality`).
-pub const JPEG_QUALITY: f32 = 82.0;
+pub const JPEG_QUALITY: f32 = 75.0;
 
 /// The limits every image target runs under: production's defaults.
 pub fn limits() -> Limits {

@@ -100,7 +100,7 @@ fn responsive_widths_cost_time_not_memory() {
     let s = Stack::start_quiet("widths-cost");
     let photo = std::fs::read(corpus().join("photos/path-4000x3000-12mp.jpg")).unwrap();
     s.put_object("originals/wc/path.jpg", &photo);
-    for (format, quality) in [("webp", 80), ("avif", 60), ("jpeg", 82)] {
+    for (format, quality) in [("webp", 80), ("avif", 67), ("jpeg", 75)] {
         let call = |query: &str| {
             let started = std::time::Instant::now();
             let reply = s.convert_key(&format!("/v1/convert/{format}{query}"), "originals/wc/path.jpg");

@@ -97,10 +97,10 @@ fn load_photos(paths: &[PathBuf]) -> Result<Vec<Arc<Photo>>> {
 fn spin_env(threads: &str) -> Result<Vec<(&str, &str)>> {
     if threads == "default" {
         ensure!(std::env::var_os("TOKIO_WORKER_THREADS").is_none(), "TOKIO_WORKER_THREADS is set here: 'default' would inherit it; unset it");
-        return Ok(vec![crate::FOUR_VARIANTS]);
+        return Ok(crate::FOUR_VARIANTS.to_vec());
     }
     threads.parse::<u16>().with_context(|| format!("--threads: {threads:?} is neither 'default' nor a number"))?;
-    Ok(vec![("TOKIO_WORKER_THREADS", threads), crate::FOUR_VARIANTS])
+    Ok([vec![("TOKIO_WORKER_THREADS", threads)], crate::FOUR_VARIANTS.to_vec()].concat())
 }
 
 /// The jobs of one run: tus spread evenly among one-shot uploads.

@@ -68,8 +68,8 @@ pub fn measure(plan: &Plan) -> Result<Results> {
     r.machine = machine::describe(tools::versions());
 
     eprintln!("study: starting kiln-store + spin up (split and combined mode)");
-    let split = Stack::start_with("study", &[crate::FOUR_VARIANTS]);
-    let combined = Stack::start_with("study-combined", &[("SPIN_VARIABLE_CONVERSION_MODE", "combined"), crate::FOUR_VARIANTS]);
+    let split = Stack::start_with("study", &crate::FOUR_VARIANTS);
+    let combined = Stack::start_with("study-combined", &[&[("SPIN_VARIABLE_CONVERSION_MODE", "combined")][..], &crate::FOUR_VARIANTS[..]].concat());
     let offload = offload::options(&split, offload::worker_bin()?);
     warm_up(&split, &combined, &photos)?;
 

@@ -69,7 +69,7 @@ pub const AVIF: Converter = Converter {
         use kiln_core::encode::avif::{AvifEncoder, Chroma};
         let chroma = Chroma::parse(&kiln_spin::config::var("avif_chroma")?)?;
         let speed = var_num("avif_speed")?;
-        tuned(p, "avif_quality", 60.0, |q| AvifEncoder::new(q, speed, chroma))
+        tuned(p, "avif_quality", 67.0, |q| AvifEncoder::new(q, speed, chroma))
     },
     placeholder: false,
     responsive: true,
@@ -79,7 +79,7 @@ pub const AVIF: Converter = Converter {
 #[cfg(feature = "jpeg")]
 pub const JPEG: Converter = Converter {
     max_side_variable: "variant_max_side",
-    build_encoder: |p| tuned(p, "jpeg_quality", 82.0, kiln_core::encode::jpeg::JpegEncoder::new),
+    build_encoder: |p| tuned(p, "jpeg_quality", 75.0, kiln_core::encode::jpeg::JpegEncoder::new),
     placeholder: false,
     responsive: true,
 };

@@ -1,7 +1,9 @@
 //! Settings the worker and the driver share: where the object store is, and
-//! which variants a conversion makes. The variant defaults are kiln's own
-//! (spin.toml): WebP q80, AVIF q60 speed 10, progressive JPEG q82, all at
-//! most 2048 px, and a 256 px PNG thumbnail.
+//! which variants a conversion makes. The variant defaults are those of
+//! kiln's benchmark stacks (`kiln_bench::FOUR_VARIANTS`, kiln's defaults
+//! before the quality retune of docs/quality.md): WebP q80, AVIF q60 speed
+//! 9, progressive JPEG q82, all at most 2048 px, and a 256 px PNG
+//! thumbnail, so the glue-cost study compares the same work.
 
 use kiln_core::encode::{avif::{AvifEncoder, Chroma}, jpeg::JpegEncoder, png::PngEncoder, webp::WebpEncoder, Encoder};
 use kiln_core::KilnError;
