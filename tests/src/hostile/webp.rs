@@ -151,7 +151,7 @@ fn animations() -> Vec<Case> {
     let frame = payload(&lossless(16, 16, 4, Vec::new()), b"VP8L");
     let two = [anmf(0, 0, 16, 16, &frame), anmf(0, 0, 16, 16, &frame)];
     vec![
-        case(FrameBomb, "webp-animated-2-frames.webp", &[Image], "a valid animated WebP (VP8X, ANIM, two 16×16 ANMF frames): the first frame, as for GIF", animated(16, 16, &two)),
+        case(FrameBomb, "webp-animated-2-frames.webp", &[Image], "a valid animated WebP (VP8X, ANIM, two 16×16 ANMF frames): an animated WebP from the WebP converter, the first frame from the others, as for GIF", animated(16, 16, &two)),
         case(FrameBomb, "webp-anmf-outside-canvas.webp", &[Corrupt, Image], "a 16×16 canvas whose only frame sits at (32, 32): 422 (or the empty canvas)", animated(16, 16, &[anmf(32, 32, 16, 16, &frame)])),
         case(FrameBomb, "webp-anmf-5600x5600-on-1x1.webp", &[Corrupt, TooLarge], "a 1×1 canvas whose frame claims 5600×5600 (its VP8L header too) over a 16×16 bitstream: 422 or 413, never a 125 MB frame", animated(1, 1, &[anmf(0, 0, 5600, 5600, &vp8l_claiming(frame.clone(), 5600, 5600))])),
     ]
