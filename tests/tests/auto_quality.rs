@@ -52,7 +52,7 @@ fn auto_quality_reaches_the_target_on_the_whole_picture() {
                 reply.header("server-timing").unwrap()
             );
             if target == 70.0 {
-                assert!((whole - target as f64).abs() < 3.5, "{format} at target {target}: the whole picture scores {whole:.1}");
+                assert!((whole - target).abs() < 3.5, "{format} at target {target}: the whole picture scores {whole:.1}");
             }
             picked.push((quality, reply.body.len()));
         }

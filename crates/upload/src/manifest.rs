@@ -118,9 +118,10 @@ pub struct Variant {
     /// itself (`<url> 480w, <url> 1024w, <url> 2048w`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub srcset: Option<String>,
-    /// What `quality=auto` picked; absent at a fixed quality.
+    /// What `quality=auto` picked; absent at a fixed quality (boxed: most
+    /// variants have none).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub auto_quality: Option<AutoQuality>,
+    pub auto_quality: Option<Box<AutoQuality>>,
     /// The placeholders the converter sent with this variant (the
     /// thumbnail's), on their way to [`Manifest::placeholder`] (boxed: only
     /// one variant in four has them).
@@ -168,7 +169,7 @@ impl Variant {
             widths: reply.widths,
             embedded: reply.embedded,
             srcset: reply.srcset,
-            auto_quality: reply.auto_quality,
+            auto_quality: reply.auto_quality.map(Box::new),
             placeholder: reply.placeholder.map(Box::new),
         }
     }
