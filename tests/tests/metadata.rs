@@ -180,6 +180,17 @@ fn metadata_is_stripped_by_default_and_kept_when_asked() {
     let reply = s.convert_key("/v1/convert/webp", "originals/meta/p3.jpg");
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     assert_eq!(reply.json()["embedded"], serde_json::json!({"icc": true, "exif": true}));
+    // Decoded once for every format (the combined converter): AVIF cannot
+    // carry either, so it is converted and stripped.
+    let reply = s.convert_key("/v1/convert/all", "originals/meta/p3.jpg");
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    let json = reply.json();
+    let entries = json["variants"].as_array().unwrap();
+    assert_eq!(entries.len(), 4, "{json}");
+    for entry in entries {
+        let expected = if entry["format"] == "avif" { serde_json::Value::Null } else { serde_json::json!({"icc": true, "exif": true}) };
+        assert_eq!(entry["variant"]["embedded"], expected, "{entry}");
+    }
     drop(s);
 
     // A variable with a bad value is the deployment's fault: a 500 naming it.
