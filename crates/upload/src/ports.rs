@@ -105,6 +105,9 @@ pub trait StateStore {
 }
 
 /// What one converter call produced for one format.
+// A Variant is the common case and lives only until it is put in the
+// manifest: boxing it would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq)]
 pub enum Converted {
     /// Made and stored (`status: done`), or refused with a reason
