@@ -130,6 +130,14 @@ fn metadata_is_stripped_by_default_and_kept_when_asked() {
         assert_eq!((out.width, out.height), (500, 800), "{format}");
     }
 
+    // AVIF: the credits as an Exif item (avif-serialize), no profile.
+    let reply = s.convert(&format!("/v1/convert/avif?width={SIDE}&metadata=copyright&colour=keep"), &camera);
+    assert_eq!((reply.status, reply.header("x-kiln-metadata")), (200, Some("exif")), "{}", String::from_utf8_lossy(&reply.body));
+    assert!(CREDITS.iter().all(|t| contains(&reply.body, t)) && PRIVATE.iter().all(|t| !contains(&reply.body, t)));
+    let reply = s.convert(&format!("/v1/convert/avif?width={SIDE}"), &camera);
+    assert_eq!(reply.header("x-kiln-metadata"), Some("none"));
+    assert!(PRIVATE.iter().chain(&CREDITS).all(|t| !contains(&reply.body, t)));
+
     // colour=keep on Display P3: the profile embedded, the pixels the
     // fixture's own (P3 values), not converted to sRGB.
     for fixture_name in ["p3.jpg", "p3.png"] {
@@ -181,14 +189,14 @@ fn metadata_is_stripped_by_default_and_kept_when_asked() {
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     assert_eq!(reply.json()["embedded"], serde_json::json!({"icc": true, "exif": true}));
     // Decoded once for every format (the combined converter): AVIF cannot
-    // carry either, so it is converted and stripped.
+    // carry the profile, so it is converted and keeps the credits only.
     let reply = s.convert_key("/v1/convert/all", "originals/meta/p3.jpg");
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
     let json = reply.json();
     let entries = json["variants"].as_array().unwrap();
     assert_eq!(entries.len(), 4, "{json}");
     for entry in entries {
-        let expected = if entry["format"] == "avif" { serde_json::Value::Null } else { serde_json::json!({"icc": true, "exif": true}) };
+        let expected = serde_json::json!({"icc": entry["format"] != "avif", "exif": true});
         assert_eq!(entry["variant"]["embedded"], expected, "{entry}");
     }
     drop(s);

@@ -19,7 +19,8 @@
 //!
 //! What each container carries, and how, is [`embed`]'s.
 
-use crate::encode::{OutputFormat, JPEG, PNG, WEBP};
+use crate::encode::{Encoder, OutputFormat, AVIF, JPEG, PNG, WEBP};
+use crate::image::Image;
 use crate::error::KilnError;
 use crate::orient;
 use exif::{Field, In, Tag, Value};
@@ -130,9 +131,12 @@ impl Embed {
         }
     }
 
-    /// What of this an output of `format` can carry: AVIF nothing (see
-    /// [`embed`]); a JPEG no profile of more than 255 APP2 segments.
+    /// What of this an output of `format` can carry: AVIF its EXIF only
+    /// (see [`embed`]); a JPEG no profile of more than 255 APP2 segments.
     pub fn for_format(&self, format: OutputFormat) -> Embed {
+        if format.mime_type == AVIF.mime_type {
+            return Embed { icc: None, exif: self.exif.clone() };
+        }
         if !carries_metadata(format) {
             return Embed::default();
         }
@@ -194,9 +198,10 @@ pub fn credits(input: &[u8]) -> Option<Vec<u8>> {
 /// - WebP: `ICCP` and `EXIF` chunks, set by libwebp's muxer (`WebPMux`),
 ///   which turns a simple (VP8/VP8L) file into an extended one (VP8X, with
 ///   its flags and canvas size) and fixes the RIFF size.
-/// - AVIF: nothing. avif-serialize 0.8 writes an `nclx` colour box but no
-///   ICC (`prof`) box, so [`Embed::for_format`] keeps nothing for AVIF and
-///   its pixels are converted to sRGB.
+/// - AVIF: no profile. avif-serialize 0.8 writes an `nclx` colour box but
+///   no ICC (`prof`) box, so [`Embed::for_format`] keeps no profile for
+///   AVIF and its pixels are converted to sRGB. Its EXIF is written by the
+///   encoder, as an `Exif` item ([`encode`]), not here.
 pub fn embed(format: OutputFormat, bytes: Vec<u8>, what: &Embed) -> Result<(Vec<u8>, Embedded), KilnError> {
     if what.is_empty() || !carries_metadata(format) {
         return Ok((bytes, Embedded::default()));
@@ -211,6 +216,22 @@ pub fn embed(format: OutputFormat, bytes: Vec<u8>, what: &Embed) -> Result<(Vec<
     };
     let out = out.ok_or_else(|| KilnError::Encode(format!("could not write metadata into the {} output", format.name)))?;
     Ok((out, embedded))
+}
+
+/// `image` encoded by `encoder` with what it can carry of `what`, and
+/// what it carries: [`embed`] after encoding, or the EXIF written by the
+/// encoder itself (AVIF, [`Encoder::encode_with_exif`]).
+pub fn encode(encoder: &dyn Encoder, image: &Image, what: &Embed) -> Result<(Vec<u8>, Embedded), KilnError> {
+    let format = encoder.format();
+    if !carries_metadata(format) {
+        if let Some(exif) = &what.exif
+            && let Some(bytes) = encoder.encode_with_exif(image, exif)
+        {
+            return Ok((bytes?, Embedded { icc: false, exif: true }));
+        }
+        return Ok((encoder.encode(image)?, Embedded::default()));
+    }
+    embed(format, encoder.encode(image)?, what)
 }
 
 /// Profile bytes per JPEG APP2 segment: 65,535 less the length field and
@@ -412,7 +433,7 @@ mod tests {
         let all = Embed::from_source(&source, icc.as_deref(), Metadata { exif: ExifPolicy::Copyright, colour: ColourPolicy::Keep });
         assert_eq!(all.icc.as_deref(), Some(&p3()[..]));
         assert!(all.exif.is_some());
-        assert_eq!(all.for_format(crate::encode::AVIF), Embed::default());
+        assert_eq!(all.for_format(crate::encode::AVIF), Embed { icc: None, exif: all.exif.clone() });
         assert_eq!(all.for_format(crate::encode::WEBP), all);
         // A profile that is not RGB (or not a profile) is not kept.
         let gray = ColorProfile::new_gray_with_gamma(2.2).encode().unwrap();
@@ -541,13 +562,19 @@ mod tests {
         let alone = crate::convert(source.clone(), &options(Metadata::default()), &png).unwrap();
         assert_eq!(srgb_png.bytes, alone.bytes);
 
-        // AVIF cannot carry them: converted and stripped all the same.
+        // AVIF cannot carry the profile: converted all the same; its EXIF
+        // is an Exif item the encoder writes.
         #[cfg(feature = "avif")]
         {
             let avif = crate::encode::avif::AvifEncoder::new(60.0, 9, crate::encode::avif::Chroma::Yuv420).unwrap();
-            let out = crate::convert(source, &options(Metadata { exif: ExifPolicy::Copyright, colour: ColourPolicy::Keep }), &avif).unwrap();
+            let out = crate::convert(source.clone(), &options(Metadata { exif: ExifPolicy::Copyright, colour: ColourPolicy::Keep }), &avif).unwrap();
             assert!(out.colour_managed);
-            assert_eq!(out.embedded, Embedded::default());
+            assert_eq!(out.embedded, Embedded { icc: false, exif: true });
+            let has = |bytes: &[u8], s: &str| bytes.windows(s.len()).any(|w| w == s.as_bytes());
+            assert!(has(&out.bytes, "Exif") && has(&out.bytes, "(c) 2026 Jane Doe") && !has(&out.bytes, "Pinhole"));
+            let stripped = crate::convert(source, &options(Metadata::default()), &avif).unwrap();
+            assert_eq!(stripped.embedded, Embedded::default());
+            assert!(!has(&stripped.bytes, "Jane Doe"));
         }
     }
 

@@ -154,7 +154,7 @@ impl Still<'_> {
         timings.resize += started.elapsed();
         let placeholder = output.placeholder.then(|| placeholder(&image)).transpose()?;
         let started = Instant::now();
-        let (bytes, embedded) = metadata::embed(output.encoder.format(), output.encoder.encode(&image)?, keep)?;
+        let (bytes, embedded) = metadata::encode(output.encoder, &image, keep)?;
         timings.encode = started.elapsed();
         let narrower = narrower_sizes(target, self.orientation, output.widths);
         let renditions =
@@ -237,7 +237,7 @@ pub(crate) fn rendition(
     }
     let resize = started.elapsed();
     let started = Instant::now();
-    let (bytes, _) = metadata::embed(encoder.format(), encoder.encode(&image)?, keep)?;
+    let (bytes, _) = metadata::encode(encoder, &image, keep)?;
     Ok(Rendition { bytes, width: image.width, height: image.height, resize, encode: started.elapsed() })
 }
 

@@ -220,7 +220,7 @@ pub fn convert_with(input: Vec<u8>, options: &ConvertOptions, encoder: &dyn Enco
 
     let placeholder = extras.placeholder.then(|| placeholder(&image)).transpose()?;
     let started = Instant::now();
-    let (bytes, embedded) = metadata::embed(encoder.format(), encoder.encode(&image)?, &keep)?;
+    let (bytes, embedded) = metadata::encode(encoder, &image, &keep)?;
     timings.encode = started.elapsed();
     let renditions = renditions(&image, encoder, extras.widths, &keep)?;
 

@@ -81,6 +81,17 @@ impl Encoder for AvifEncoder {
     }
 
     fn encode(&self, img: &Image) -> Result<Vec<u8>, KilnError> {
+        self.encode_into_container(img, None)
+    }
+
+    /// avif-serialize writes EXIF as an `Exif` item (not an ICC profile).
+    fn encode_with_exif(&self, img: &Image, exif: &[u8]) -> Option<Result<Vec<u8>, KilnError>> {
+        Some(self.encode_into_container(img, Some(exif)))
+    }
+}
+
+impl AvifEncoder {
+    fn encode_into_container(&self, img: &Image, exif: Option<&[u8]>) -> Result<Vec<u8>, KilnError> {
         let (w, h) = (img.width, img.height);
         let channels = img.layout.channels();
         let planes = to_ycbcr(img, self.chroma)?;
@@ -107,6 +118,9 @@ impl Encoder for AvifEncoder {
                 Chroma::Yuv420 => 0,
                 Chroma::Yuv444 => 1,
             });
+        if let Some(exif) = exif {
+            container.set_exif(exif.to_vec());
+        }
         Ok(container.to_vec(&color, alpha.as_deref(), w, h, 8))
     }
 }

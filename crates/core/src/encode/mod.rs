@@ -50,6 +50,14 @@ pub trait Encoder {
     fn auto_choice(&self) -> Option<crate::auto_quality::Choice> {
         None
     }
+    /// `img` encoded with `exif` (a TIFF block) inside, by an encoder that
+    /// writes its container itself and can hold EXIF there (AVIF), where
+    /// [`crate::metadata::embed`] cannot add it afterwards; `None` when it
+    /// cannot (the output is then made without it).
+    fn encode_with_exif(&self, img: &Image, exif: &[u8]) -> Option<Result<Vec<u8>, KilnError>> {
+        let _ = (img, exif);
+        None
+    }
 }
 
 /// Checks a 0..=100 quality parameter.
