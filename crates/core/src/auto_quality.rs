@@ -102,6 +102,18 @@ impl<E: Tunable> AutoEncoder<E> {
     }
 }
 
+impl<E: Tunable> AutoEncoder<E> {
+    /// The quality already picked, else the one [`choose`] picks for `img`.
+    fn choice_for(&self, img: &Image) -> Result<Choice, KilnError> {
+        if let Some(choice) = self.chosen.get() {
+            return Ok(choice);
+        }
+        let choice = choose(&self.base, img, self.target, &Sampling::DEFAULT)?;
+        self.chosen.set(Some(choice));
+        Ok(choice)
+    }
+}
+
 /// Checks an auto-quality target.
 pub fn check_target(target: f32) -> Result<f32, KilnError> {
     if (30.0..=95.0).contains(&target) {
@@ -130,15 +142,15 @@ impl<E: Tunable> Encoder for AutoEncoder<E> {
     }
 
     fn encode(&self, img: &Image) -> Result<Vec<u8>, KilnError> {
-        let choice = match self.chosen.get() {
-            Some(choice) => choice,
-            None => {
-                let choice = choose(&self.base, img, self.target, &Sampling::DEFAULT)?;
-                self.chosen.set(Some(choice));
-                choice
-            }
-        };
-        self.base.at(choice.quality)?.encode(img)
+        self.base.at(self.choice_for(img)?.quality)?.encode(img)
+    }
+
+    fn encode_with_exif(&self, img: &Image, exif: &[u8]) -> Option<Result<Vec<u8>, KilnError>> {
+        let encoder = self.choice_for(img).and_then(|choice| self.base.at(choice.quality));
+        match encoder {
+            Ok(encoder) => encoder.encode_with_exif(img, exif),
+            Err(e) => Some(Err(e)),
+        }
     }
 
     fn auto_choice(&self) -> Option<Choice> {
@@ -491,6 +503,20 @@ mod tests {
             let (s_low, s_high) = (score(&img, &low.1).unwrap(), score(&img, &high.1).unwrap());
             assert!(s_high > s_low + 5.0 && s_high > 60.0, "{chroma:?}: {s_low} {s_high}");
         }
+    }
+
+    #[cfg(feature = "avif")]
+    #[test]
+    fn auto_avif_writes_exif_at_the_picked_quality() {
+        use crate::encode::avif::{AvifEncoder, Chroma};
+        let img = noise(300, 200, PixelLayout::Rgb8);
+        let base = AvifEncoder::new(67.0, 9, Chroma::Yuv420).unwrap();
+        let auto = AutoEncoder::new(base.clone(), 70.0).unwrap();
+        let exif = b"MM\0\x2a\0\0\0\x08\0\0\0\0\0\0";
+        let with = auto.encode_with_exif(&img, exif).expect("AVIF holds EXIF").unwrap();
+        let choice = auto.auto_choice().expect("searched");
+        let plain = base.at(choice.quality).unwrap().encode_with_exif(&img, exif).unwrap().unwrap();
+        assert_eq!(with, plain);
     }
 
     #[cfg(feature = "webp")]
