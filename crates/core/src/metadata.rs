@@ -300,17 +300,9 @@ fn png(bytes: &[u8], what: &Embed) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// CRC-32 (ISO 3309, as PNG uses), bit by bit: a chunk or two per output,
-/// a few KiB each, not worth a table or a dependency.
+/// CRC-32 (ISO 3309, as PNG uses), with crc32fast: the png crate's own.
 fn crc32(data: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &byte in data {
-        crc ^= byte as u32;
-        for _ in 0..8 {
-            crc = if crc & 1 != 0 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
+    crc32fast::hash(data)
 }
 
 #[cfg(feature = "webp")]
