@@ -169,28 +169,7 @@ fn an_animated_gif_becomes_an_animated_webp_and_stills_of_its_first_frame() {
     let gif = animated_gif(FRAMES, gif::Repeat::Finite(GIF_REPEAT));
 
     // Direct mode, the WebP converter.
-    let started = Instant::now();
-    let reply = s.convert("/v1/convert/webp", &gif);
-    let wall = started.elapsed();
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    assert_eq!(reply.header("content-type"), Some("image/webp"));
-    assert_eq!((reply.header("x-kiln-width"), reply.header("x-kiln-height")), (Some("320"), Some("240")));
-    check_animated_webp(&reply.body);
-    println!(
-        "animated GIF {}x{} x {FRAMES} frames ({} bytes) -> animated WebP {} bytes: {:.0} ms wall, Server-Timing {}, linear memory {:.1} MiB",
-        SIZE.0,
-        SIZE.1,
-        gif.len(),
-        reply.body.len(),
-        wall.as_secs_f64() * 1000.0,
-        reply.header("server-timing").unwrap_or_default(),
-        reply.header("x-kiln-linear-memory").and_then(|m| m.parse::<f64>().ok()).unwrap_or(0.0) / (1 << 20) as f64
-    );
-
-    let options = kiln_core::ConvertOptions { max_long_side: 2048, limits: kiln_core::Limits::default(), metadata: Default::default() };
-    let webp = kiln_core::encode::webp::WebpEncoder::new(80.0).unwrap();
-    let (_, _, estimate) = kiln_core::animation::plan_animation(&gif, &options, &webp).unwrap();
-    println!("  the core's memory estimate for it: {:.1} MiB", estimate.peak() as f64 / (1 << 20) as f64);
+    direct_animated_webp(&s, "animated GIF", &gif);
     measure_corpus_animation(&s);
 
     check_upload(&s, &gif, "anim.gif", "image/gif");
@@ -239,26 +218,7 @@ fn an_animated_webp_stays_animated_and_stills_take_its_first_frame() {
     assert_eq!((info.frames, info.width, info.height), (FRAMES as u64, SIZE.0 as u32, SIZE.1 as u32));
     check_animated_webp(&webp);
 
-    let started = Instant::now();
-    let reply = s.convert("/v1/convert/webp", &webp);
-    let wall = started.elapsed();
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
-    assert_eq!((reply.header("x-kiln-width"), reply.header("x-kiln-height")), (Some("320"), Some("240")));
-    check_animated_webp(&reply.body);
-    println!(
-        "animated WebP {}x{} x {FRAMES} frames ({} bytes) -> animated WebP {} bytes: {:.0} ms wall, Server-Timing {}, linear memory {:.1} MiB",
-        SIZE.0,
-        SIZE.1,
-        webp.len(),
-        reply.body.len(),
-        wall.as_secs_f64() * 1000.0,
-        reply.header("server-timing").unwrap_or_default(),
-        reply.header("x-kiln-linear-memory").and_then(|m| m.parse::<f64>().ok()).unwrap_or(0.0) / (1 << 20) as f64
-    );
-    let options = kiln_core::ConvertOptions { max_long_side: 2048, limits: kiln_core::Limits::default(), metadata: Default::default() };
-    let encoder = kiln_core::encode::webp::WebpEncoder::new(80.0).unwrap();
-    let (_, _, estimate) = kiln_core::animation::plan_animation(&webp, &options, &encoder).unwrap();
-    println!("  the core's memory estimate for it: {:.1} MiB", estimate.peak() as f64 / (1 << 20) as f64);
+    direct_animated_webp(&s, "animated WebP", &webp);
 
     // Resized: every frame at the variant's size.
     let reply = s.convert("/v1/convert/webp?width=160", &webp);
@@ -268,44 +228,61 @@ fn an_animated_webp_stays_animated_and_stills_take_its_first_frame() {
 
     check_upload(&s, &webp, "anim.webp", "image/webp");
 
-    // Limits: 1001 frames for every converter; 51 frames of 1000x1000 for
-    // the animated WebP (a still of the first frame is fine).
+    // Limits, as for a GIF.
     let many = tiny_change_webp(8, 8, 1001);
     assert_eq!(kiln_core::probe::probe(&many).unwrap().frames, 1001);
-    for route in ["/v1/convert/webp", "/v1/convert/jpeg"] {
-        let reply = s.convert(route, &many);
-        assert_eq!(reply.status, 413, "{route}: {}", String::from_utf8_lossy(&reply.body));
-        assert!(reply.json()["detail"].as_str().unwrap().contains("1001 frames, the limit is 1000 frames"), "{route}");
-    }
-    let wide = tiny_change_webp(1000, 1000, 51);
-    let reply = s.convert("/v1/convert/webp", &wide);
-    assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
-    let detail = reply.json()["detail"].as_str().unwrap().to_string();
-    assert!(detail.contains("51 frames of 1000x1000 makes 51000000 pixels, the limit is 50000000 pixels (max_animation_pixels)"), "{detail}");
-    let reply = s.convert("/v1/convert/jpeg", &wide);
-    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    check_limits(&s, &many, &tiny_change_webp(1000, 1000, 51));
 }
 
 #[test]
 fn animations_over_the_limits_are_refused_with_a_reason() {
     let s = Stack::start_quiet("animation-limits");
-    // 1001 frames: over max_animation_frames (1000), for every converter.
-    let many = tiny_frames_gif(8, 8, 1001);
+    check_limits(&s, &tiny_frames_gif(8, 8, 1001), &tiny_frames_gif(1000, 1000, 51));
+}
+
+/// `many` (1001 frames) is over max_animation_frames (1000) for every
+/// converter; `wide` (51 frames of a 1000x1000 screen: 51 MP of canvases)
+/// is over max_animation_pixels (50 MP) for the animated WebP, while a
+/// still of its first frame is fine.
+fn check_limits(s: &Stack, many: &[u8], wide: &[u8]) {
     for route in ["/v1/convert/webp", "/v1/convert/jpeg"] {
-        let reply = s.convert(route, &many);
+        let reply = s.convert(route, many);
         assert_eq!(reply.status, 413, "{route}: {}", String::from_utf8_lossy(&reply.body));
         let json = reply.json();
         assert_eq!(json["error"], "too_large");
         assert!(json["detail"].as_str().unwrap().contains("1001 frames, the limit is 1000 frames"), "{json}");
     }
-    // 51 frames of a 1000x1000 screen: 51 MP of canvases, over
-    // max_animation_pixels (50 MP) for the animated WebP; a still of the
-    // first frame is fine.
-    let wide = tiny_frames_gif(1000, 1000, 51);
-    let reply = s.convert("/v1/convert/webp", &wide);
+    let reply = s.convert("/v1/convert/webp", wide);
     assert_eq!(reply.status, 413, "{}", String::from_utf8_lossy(&reply.body));
     let detail = reply.json()["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("51 frames of 1000x1000 makes 51000000 pixels, the limit is 50000000 pixels (max_animation_pixels)"), "{detail}");
-    let reply = s.convert("/v1/convert/jpeg", &wide);
+    let reply = s.convert("/v1/convert/jpeg", wide);
     assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+}
+
+/// Converts `input` (the test animation, 320x240) in direct mode with the
+/// WebP converter: an animated WebP comes back. Prints its cost and the
+/// core's memory estimate for it.
+fn direct_animated_webp(s: &Stack, label: &str, input: &[u8]) {
+    let started = Instant::now();
+    let reply = s.convert("/v1/convert/webp", input);
+    let wall = started.elapsed();
+    assert_eq!(reply.status, 200, "{}", String::from_utf8_lossy(&reply.body));
+    assert_eq!(reply.header("content-type"), Some("image/webp"));
+    assert_eq!((reply.header("x-kiln-width"), reply.header("x-kiln-height")), (Some("320"), Some("240")));
+    check_animated_webp(&reply.body);
+    println!(
+        "{label} {}x{} x {FRAMES} frames ({} bytes) -> animated WebP {} bytes: {:.0} ms wall, Server-Timing {}, linear memory {:.1} MiB",
+        SIZE.0,
+        SIZE.1,
+        input.len(),
+        reply.body.len(),
+        wall.as_secs_f64() * 1000.0,
+        reply.header("server-timing").unwrap_or_default(),
+        reply.header("x-kiln-linear-memory").and_then(|m| m.parse::<f64>().ok()).unwrap_or(0.0) / (1 << 20) as f64
+    );
+    let options = kiln_core::ConvertOptions { max_long_side: 2048, limits: kiln_core::Limits::default(), metadata: Default::default() };
+    let encoder = kiln_core::encode::webp::WebpEncoder::new(80.0).unwrap();
+    let (_, _, estimate) = kiln_core::animation::plan_animation(input, &options, &encoder).unwrap();
+    println!("  the core's memory estimate for it: {:.1} MiB", estimate.peak() as f64 / (1 << 20) as f64);
 }

@@ -56,11 +56,7 @@ pub type Curves = Vec<Vec<Vec<Point>>>;
 pub fn run_all(image: Option<&Path>, corpus: &Path, dir: &Path) {
     score::check_tools();
     let started = Instant::now();
-    let photos: Vec<PathBuf> = match image {
-        Some(image) => vec![image.to_path_buf()],
-        None => PHOTOS.iter().map(|p| corpus.join("photos").join(p)).collect(),
-    };
-    let bases: Vec<Base> = photos.iter().enumerate().map(|(i, p)| make_base(p, &dir.join(format!("photo{i}")))).collect();
+    let bases = bases(image, corpus, dir);
     report::header(&bases);
     for format in &FORMATS {
         let curves: Curves = bases.iter().map(|base| format_curves(format, base, dir)).collect();
@@ -78,16 +74,21 @@ pub fn run_all(image: Option<&Path>, corpus: &Path, dir: &Path) {
 pub fn run_auto(image: Option<&Path>, corpus: &Path, dir: &Path, target: Option<f32>, sampling: &kiln_core::auto_quality::Sampling) {
     score::check_tools();
     let started = Instant::now();
-    let photos: Vec<PathBuf> = match image {
-        Some(image) => vec![image.to_path_buf()],
-        None => PHOTOS.iter().map(|p| corpus.join("photos").join(p)).collect(),
-    };
-    let bases: Vec<Base> = photos.iter().enumerate().map(|(i, p)| make_base(p, &dir.join(format!("photo{i}")))).collect();
+    let bases = bases(image, corpus, dir);
     report::header(&bases);
     auto::tables(&bases, dir, target.unwrap_or(auto::TARGET), sampling);
     let minutes = started.elapsed().as_secs_f64() / 60.0;
     println!("Run time of `--auto-quality`: {minutes:.1} min.\n");
     std::fs::remove_dir_all(dir).ok();
+}
+
+/// The 2048 px bases of `image`, or of the corpus photos.
+fn bases(image: Option<&Path>, corpus: &Path, dir: &Path) -> Vec<Base> {
+    let photos: Vec<PathBuf> = match image {
+        Some(image) => vec![image.to_path_buf()],
+        None => PHOTOS.iter().map(|p| corpus.join("photos").join(p)).collect(),
+    };
+    photos.iter().enumerate().map(|(i, p)| make_base(p, &dir.join(format!("photo{i}")))).collect()
 }
 
 fn make_base(photo: &Path, dir: &Path) -> Base {
