@@ -113,11 +113,15 @@ fn thumbnail_converts_the_corpus() {
     run_route(r, m, s, v);
 }
 
+/// At the defaults, which land at the same SSIMULACRA2 (~72, docs/quality.md),
+/// WebP is lossy and smaller than JPEG. (On path-4000x3000 the two are
+/// within 3 % of each other, WebP scoring 1.3 points more: the fixed
+/// columns of docs/auto-quality.md; on this photo WebP is less than half.)
 #[test]
 fn webp_of_a_photo_is_lossy_and_smaller_than_jpeg() {
     let s = stack();
-    let photo = std::fs::read(corpus().join("photos/path-4000x3000-12mp.jpg")).unwrap();
-    let webp = s.convert("/v1/convert/webp?quality=80", &photo);
+    let photo = std::fs::read(corpus().join("photos/colorfulcups-2560x1600.jpg")).unwrap();
+    let webp = s.convert("/v1/convert/webp", &photo);
     let jpeg = s.convert("/v1/convert/jpeg", &photo);
     assert_eq!(&webp.body[12..16], b"VP8 ", "not a lossy WebP");
     assert!(webp.body.len() < jpeg.body.len(), "webp {} >= jpeg {}", webp.body.len(), jpeg.body.len());
