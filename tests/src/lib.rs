@@ -254,11 +254,16 @@ impl Stack {
     /// returns the raw answer: for refusals made from the declared length,
     /// before the server reads any body.
     pub fn head_only(&self, method: &str, path: &str, headers: &[(&str, &str)], length: u64) -> String {
+        self.head_only_as(&self.token, method, path, headers, length)
+    }
+
+    /// [`Stack::head_only`] with another bearer `token` (a scoped one).
+    pub fn head_only_as(&self, token: &str, method: &str, path: &str, headers: &[(&str, &str)], length: u64) -> String {
         use std::io::{Read, Write};
         let addr = self.api.trim_start_matches("http://");
         let mut conn = std::net::TcpStream::connect(addr).unwrap();
         conn.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
-        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {}\r\n", self.token);
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n");
         for (k, v) in headers {
             head.push_str(&format!("{k}: {v}\r\n"));
         }
