@@ -72,11 +72,10 @@ fn largest_sources_per_class_and_output() {
         let mp: Vec<f64> = encoders.iter().map(|(e, side)| largest_mp(format, alpha, progressive, interlaced, e.as_ref(), *side)).collect();
         println!("| {name} | {} |", mp.iter().map(|m| format!("{m} MP")).collect::<Vec<_>>().join(" | "));
         let limit = DEFAULT_MAX_PIXELS as f64 / 1e6;
-        if name == "jpeg baseline" || name == "png rgb" {
+        // A progressive JPEG too since kiln decodes it with its own lean
+        // decoder when it shrinks on load (crate::decode::progressive).
+        if matches!(name, "jpeg baseline" | "jpeg progressive" | "png rgb") {
             assert!(mp.iter().all(|&m| m >= limit - 0.1), "{name} must convert up to max_pixels: {mp:?}");
-        }
-        if progressive {
-            assert!(mp.iter().all(|&m| m < limit), "a progressive JPEG at max_pixels cannot fit: {mp:?}");
         }
     }
 }

@@ -1,6 +1,9 @@
 //! JPEG decoding. Full size: zune-jpeg (fast, progressive).
 //! Shrink-on-load: jpeg-decoder's scaled IDCT, which decodes straight to
-//! 1/2, 1/4 or 1/8 of the size and never holds the full-size pixels.
+//! 1/2, 1/4 or 1/8 of the size and never holds the full-size pixels; a
+//! progressive gray or colour JPEG goes to kiln's own decoder
+//! ([`super::progressive`]), which also never holds the full-size
+//! coefficients.
 //! CMYK/YCCK: jpeg-decoder at every size, converted to sRGB with the
 //! embedded CMYK profile ([`crate::colour::cmyk_to_srgb`]), or the default
 //! CMYK profile (FOGRA39) without a usable one.
@@ -13,9 +16,12 @@ use zune_core::bytestream::ZCursor;
 use zune_core::colorspace::ColorSpace;
 use zune_core::options::DecoderOptions;
 
-pub(super) fn decode(bytes: &[u8], info: &ImageInfo, scale: u32) -> Result<Image, KilnError> {
+pub(super) fn decode(bytes: &[u8], info: &ImageInfo, scale: u32, max_alloc: u64) -> Result<Image, KilnError> {
     ensure_complete(bytes)?;
     ensure_frame_markers(bytes)?;
+    if super::lean_progressive(info, scale) {
+        return super::progressive::decode_scaled(bytes, scale, max_alloc);
+    }
     // CMYK goes through jpeg-decoder at every scale: it undoes Adobe's
     // inversion (zune-jpeg hands the raw values back), so the ink values
     // can be converted with the image's own CMYK profile.

@@ -1,11 +1,13 @@
 //! Decoders, one module per input format, each producing an RGB8 or RGBA8
 //! [`Image`]. JPEG supports shrink-on-load (DCT scaling by 1/2, 1/4, 1/8);
-//! the other formats decode at full size, which the memory estimate covers,
+//! a progressive JPEG shrunk on load keeps only the coefficients it reads
+//! ([`progressive`]); the other formats decode at full size, which the memory estimate covers,
 //! except a non-interlaced PNG, which is decoded row by row into the
 //! streaming resizer ([`rows`], [`crate::resize::stream`]).
 
 mod gif;
 mod jpeg;
+pub mod progressive;
 mod png;
 mod webp;
 
@@ -22,11 +24,18 @@ use crate::sniff::InputFormat;
 /// scaling denominator (1, 2, 4 or 8) and is ignored by other formats.
 pub fn decode(bytes: &[u8], info: &ImageInfo, jpeg_scale: u32, max_alloc: u64) -> Result<Image, KilnError> {
     match info.format {
-        InputFormat::Jpeg => jpeg::decode(bytes, info, jpeg_scale),
+        InputFormat::Jpeg => jpeg::decode(bytes, info, jpeg_scale, max_alloc),
         InputFormat::Png => png::decode(bytes, max_alloc),
         InputFormat::Gif => gif::decode(bytes, max_alloc),
         InputFormat::Webp => webp::decode(bytes, max_alloc),
     }
+}
+
+/// Whether a progressive JPEG at DCT scale 1/`jpeg_scale` goes to kiln's
+/// own decoder ([`progressive`]), which keeps only the coefficients the
+/// scaled IDCT reads, rather than to one that keeps them all.
+pub fn lean_progressive(info: &ImageInfo, jpeg_scale: u32) -> bool {
+    info.jpeg.as_ref().is_some_and(|f| f.progressive && progressive::handles(f.components.len(), jpeg_scale))
 }
 
 /// Whether `info`'s image is decoded row by row ([`rows`]) rather than whole.

@@ -4,7 +4,7 @@
 //! (docs/memory-model.md): `peak ≈ max(input + a_class·source + b_class,
 //! c·target + b_e)`, where `source` is the bytes of the pixel buffers the
 //! decoder must hold (decoded pixels after shrink-on-load × bytes per
-//! pixel, plus a progressive JPEG's full-size coefficients) and `target`
+//! pixel, plus a progressive JPEG's coefficients) and `target`
 //! the resized image's bytes. The coefficients in [`calibration`] are fitted by
 //! `kiln-calibrate` on peaks measured on the corpus and synthetic sizes,
 //! with the intercept raised so no calibration point is above the line.
@@ -140,7 +140,9 @@ pub struct Features {
     /// The encoded input, alive until decoding ends.
     pub input_bytes: u64,
     /// Decoded pixels (after shrink-on-load) × 3 or 4 bytes, plus a
-    /// progressive JPEG's full-size DCT coefficients (2 bytes per sample).
+    /// progressive JPEG's full-size DCT coefficients (2 bytes per sample),
+    /// or, shrunk on load by kiln's own decoder, the coefficients it keeps
+    /// and its scaled planes ([`crate::decode::progressive::working_bytes`]).
     /// For a streamed PNG, which never holds its pixels, the streaming
     /// resizer's window ([`RowResizer::working_bytes`]) and the resized
     /// image it fills while the input is still alive.
@@ -157,7 +159,13 @@ pub fn features(info: &ImageInfo, plan: &Plan) -> Features {
     } else {
         px(plan.decoded) * if info.has_alpha { 4 } else { 3 }
     };
-    let coefficients = if class == InputClass::JpegProgressive { phases::jpeg_samples(info).2 * 2 } else { 0 };
+    let coefficients = if crate::decode::lean_progressive(info, plan.jpeg_scale) {
+        crate::decode::progressive::working_bytes(&phases::jpeg_blocks(info), plan.jpeg_scale)
+    } else if class == InputClass::JpegProgressive {
+        phases::jpeg_samples(info).2 * 2
+    } else {
+        0
+    };
     Features {
         class,
         input_bytes: plan.input_bytes,

@@ -121,7 +121,12 @@ fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
     let vmax = frame.components.iter().map(|c| c.v as u64).max().unwrap_or(1);
     let (padded_w, padded_h, samples) = jpeg_samples(info);
     let scale2 = (scale as u64).pow(2);
-    // Progressive JPEGs keep every coefficient (i16) until the last scan.
+    if crate::decode::lean_progressive(info, scale) {
+        // kiln's progressive decoder: the coefficients it keeps, then the
+        // scaled planes (the RGB output is the decoded image).
+        return crate::decode::progressive::working_bytes(&jpeg_blocks(info), scale);
+    }
+    // Other progressive JPEGs keep every coefficient (i16) until the last scan.
     let coefficients = if frame.progressive { samples * 2 } else { 0 };
     let components = frame.components.len() as u64;
     let working = if scale > 1 {
@@ -136,6 +141,15 @@ fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
         rows + if components == 4 { info.pixels() * 4 } else { 0 }
     };
     coefficients + working
+}
+
+/// Blocks of each JPEG component, padded to whole MCUs (w, h).
+pub fn jpeg_blocks(info: &ImageInfo) -> Vec<(usize, usize)> {
+    let Some(frame) = &info.jpeg else { return Vec::new() };
+    let hmax = frame.components.iter().map(|c| c.h as usize).max().unwrap_or(1);
+    let vmax = frame.components.iter().map(|c| c.v as usize).max().unwrap_or(1);
+    let mcus = ((info.width as usize).div_ceil(8 * hmax), (info.height as usize).div_ceil(8 * vmax));
+    frame.components.iter().map(|c| (mcus.0 * c.h as usize, mcus.1 * c.v as usize)).collect()
 }
 
 /// MCU-padded width and height of a JPEG, and its full-resolution samples
