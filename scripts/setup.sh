@@ -8,14 +8,16 @@
 # redis-server and haproxy for the two-instance shared-state test,
 # chromium for the upload page's browser test, libvips-tools,
 # colord-data and icc-profiles-free (real ICC profiles: RGB, gray) for the colour-management fixtures and
-# their reference conversions (scripts/make-colour-fixtures.sh), and tus-js-client and
+# their reference conversions (scripts/make-colour-fixtures.sh),
+# libjpeg-turbo-progs (jpegtran makes the e2e's libjpeg-style progressive
+# JPEG at max_pixels; cjpeg, scripts/make-progressive-fixtures.sh), and tus-js-client and
 # puppeteer-core (npm, pinned in tests/node/package-lock.json) for the
 # end-to-end tests with an unmodified tus client and in Chromium. (The
 # upload page's own npm packages are installed by its build,
 # scripts/build-upload-page.sh.)
 # With --study, also the reference tools the glue-cost study compares kiln
 # with (`make study`): libvips-tools (vips, vipsthumbnail), webp (cwebp),
-# libjpeg-turbo-progs (cjpeg), and GNU time, which reads each process' peak
+# and GNU time, which reads each process' peak
 # RSS; avifenc comes with libavif-bin.
 # With --fuzz, also what scripts/fuzz.sh needs: a nightly Rust toolchain
 # and cargo-fuzz (pinned there); fuzz.sh installs them itself when missing.
@@ -29,9 +31,9 @@ if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-wasip2; then
   rustup target add wasm32-wasip2
 fi
 
-packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium libvips-tools colord-data icc-profiles-free)
+packages=(clang-19 lld-19 llvm-19 libclang-rt-19-dev-wasm32 wasi-libc libavif-bin cmake nasm emscripten redis-server haproxy chromium libvips-tools colord-data icc-profiles-free libjpeg-turbo-progs)
 if [ "${1:-}" = "--study" ]; then
-  packages+=(webp libjpeg-turbo-progs time)
+  packages+=(webp time)
 fi
 missing=()
 for p in "${packages[@]}"; do
