@@ -19,7 +19,8 @@ pub fn rust_source(fits: &[Fit], rows: usize) -> String {
     let _ = writeln!(s, "//! Fitted on {rows} measurements in bench/calibration/memory.csv (method:");
     let _ = writeln!(s, "//! docs/memory-model.md): max of a decode and an encode line, least squares,");
     let _ = writeln!(s, "//! intercepts raised to the highest point and past every 128 MiB trap, x{MARGIN}.");
-    s.push_str("//! Source-byte slopes by class: jpeg-baseline, jpeg-progressive, png, png-alpha, gif, webp, webp-alpha.\n\n");
+    let classes: Vec<&str> = InputClass::ALL.iter().map(|c| c.name()).collect();
+    let _ = writeln!(s, "//! Source-byte slopes by class: {}.\n", classes.join(", "));
     s.push_str("use super::Model;\n\npub const MODELS: &[Model] = &[\n");
     for fit in fits {
         let m = &fit.model;

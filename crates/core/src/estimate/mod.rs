@@ -92,10 +92,14 @@ pub enum InputClass {
     /// A non-interlaced PNG, decoded row by row into the streaming resizer.
     PngRows,
     PngAlphaRows,
+    /// A progressive JPEG shrunk on load by kiln's own decoder, which keeps
+    /// only the coefficients it reads ([`crate::decode::progressive`]);
+    /// `JpegProgressive` is one decoded by a decoder that keeps them all.
+    JpegProgressiveScaled,
 }
 
 /// How many input classes there are.
-pub const CLASSES: usize = 9;
+pub const CLASSES: usize = 10;
 
 impl InputClass {
     pub const ALL: [InputClass; CLASSES] = [
@@ -108,10 +112,13 @@ impl InputClass {
         InputClass::WebpAlpha,
         InputClass::PngRows,
         InputClass::PngAlphaRows,
+        InputClass::JpegProgressiveScaled,
     ];
 
-    pub fn of(info: &ImageInfo) -> InputClass {
+    /// The class of `info` decoded at JPEG DCT scale 1/`jpeg_scale`.
+    pub fn of(info: &ImageInfo, jpeg_scale: u32) -> InputClass {
         match info.format {
+            InputFormat::Jpeg if crate::decode::lean_progressive(info, jpeg_scale) => InputClass::JpegProgressiveScaled,
             InputFormat::Jpeg if info.jpeg.as_ref().is_some_and(|f| f.progressive) => InputClass::JpegProgressive,
             InputFormat::Jpeg => InputClass::JpegBaseline,
             InputFormat::Png if !info.interlaced && info.has_alpha => InputClass::PngAlphaRows,
@@ -129,7 +136,8 @@ impl InputClass {
     }
 
     pub fn name(self) -> &'static str {
-        ["jpeg-baseline", "jpeg-progressive", "png", "png-alpha", "gif", "webp", "webp-alpha", "png-rows", "png-alpha-rows"][self.index()]
+        ["jpeg-baseline", "jpeg-progressive", "png", "png-alpha", "gif", "webp", "webp-alpha", "png-rows", "png-alpha-rows", "jpeg-progressive-scaled"]
+            [self.index()]
     }
 }
 
@@ -153,18 +161,16 @@ pub struct Features {
 
 pub fn features(info: &ImageInfo, plan: &Plan) -> Features {
     let px = |(w, h): (u32, u32)| w as u64 * h as u64;
-    let class = InputClass::of(info);
+    let class = InputClass::of(info, plan.jpeg_scale);
     let decoded = if crate::decode::streams(info) {
         RowResizer::working_bytes(plan.decoded, plan.target, plan.channels) + px(plan.target) * plan.channels as u64
     } else {
         px(plan.decoded) * if info.has_alpha { 4 } else { 3 }
     };
-    let coefficients = if crate::decode::lean_progressive(info, plan.jpeg_scale) {
-        crate::decode::progressive::working_bytes(&phases::jpeg_blocks(info), plan.jpeg_scale)
-    } else if class == InputClass::JpegProgressive {
-        phases::jpeg_samples(info).2 * 2
-    } else {
-        0
+    let coefficients = match class {
+        InputClass::JpegProgressiveScaled => crate::decode::progressive::working_bytes(&phases::jpeg_blocks(info), plan.jpeg_scale),
+        InputClass::JpegProgressive => phases::jpeg_samples(info).2 * 2,
+        _ => 0,
     };
     Features {
         class,
@@ -262,11 +268,11 @@ mod tests {
         Model {
             output: "test",
             per_input_byte: 1.0,
-            per_source_byte: [2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
-            decode_intercept: [4.0 * MIB as f64, 4.0 * MIB as f64, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            per_source_byte: [2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
+            decode_intercept: [4.0 * MIB as f64, 4.0 * MIB as f64, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0],
             per_target_byte: 5.0,
             encode_intercept: 6.0 * MIB as f64,
-            max_source_bytes: [100 * MIB, 100 * MIB, 0, 0, 0, 0, 0, 0, 0],
+            max_source_bytes: [100 * MIB, 100 * MIB, 0, 0, 0, 0, 0, 0, 0, 0],
             max_target_bytes: 20 * MIB,
         }
     }
