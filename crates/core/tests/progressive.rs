@@ -6,7 +6,7 @@
 
 mod common;
 
-use kiln_core::decode::progressive::{decode_scaled, working_bytes};
+use kiln_core::decode::progressive::{decode_scaled, working_bytes, MAX_SCANS};
 use kiln_core::encode::{jpeg::JpegEncoder, Encoder};
 use kiln_core::{Image, KilnError};
 
@@ -147,6 +147,28 @@ fn damaged_files_are_refused_or_decoded_without_a_panic() {
             assert_eq!(image.pixels.len(), (image.width * image.height * 3) as usize);
         }
     }
+}
+
+#[test]
+fn more_scans_than_the_limit_are_refused() {
+    // The fixture's DC refining scan repeated until the file holds
+    // MAX_SCANS + 1: it reads one bit per block whatever came before (OR-ed
+    // into the DC), so the file stays valid until the limit.
+    let bytes = fixture("ycc444");
+    let starts: Vec<usize> = bytes.windows(2).enumerate().filter(|(_, w)| *w == [0xFF, 0xDA]).map(|(i, _)| i).collect();
+    let is_dc_refine = |at: usize| {
+        let count = bytes[at + 4] as usize;
+        let (ss, ah) = (bytes[at + 5 + 2 * count], bytes[at + 7 + 2 * count] >> 4);
+        ss == 0 && ah > 0
+    };
+    let i = starts.iter().position(|&at| is_dc_refine(at)).expect("a DC refining scan");
+    let (sos, end) = (starts[i], starts[i + 1]);
+    let eoi = bytes.len() - 2;
+    let scans = starts.len();
+    let grow = |total: usize| [&bytes[..eoi], &bytes[sos..end].repeat(total - scans), &bytes[eoi..]].concat();
+    assert!(decode_scaled(&grow(MAX_SCANS), 2, u64::MAX).is_ok());
+    let err = decode_scaled(&grow(MAX_SCANS + 1), 2, u64::MAX).unwrap_err();
+    assert!(matches!(err, KilnError::TooLarge(ref m) if m.contains("scans")), "{err}");
 }
 
 #[test]

@@ -24,6 +24,12 @@ use entropy::{entropy_end, Huffman};
 use output::{idct_plane, to_rgb, ColourModel};
 use scan::{decode_scan, Coefficients, Scan, ScanComponent, ZIGZAG};
 
+/// Scans a file may hold. Each scan walks every block of its components,
+/// so thousands of tiny scans would make a small file decode for minutes;
+/// libjpeg's own progressive script uses 10, and libjpeg-turbo's djpeg
+/// offers `-maxscans` for the same reason.
+pub const MAX_SCANS: usize = 100;
+
 pub(crate) fn corrupt(e: impl std::fmt::Display) -> KilnError {
     KilnError::Corrupt(format!("JPEG: {e}"))
 }
@@ -164,7 +170,7 @@ pub fn decode_scaled(bytes: &[u8], scale: u32, max_alloc: u64) -> Result<Image, 
     }
     let n = 8 / scale as usize;
     let (mut tables, mut frame, mut store) = (Tables::default(), None::<Frame>, None::<Coefficients>);
-    let mut pos = 2;
+    let (mut pos, mut scans) = (2, 0);
     loop {
         while bytes.get(pos).is_some_and(|&b| b != 0xFF) {
             pos += 1; // junk between segments, which libjpeg skips too
@@ -205,6 +211,10 @@ pub fn decode_scaled(bytes: &[u8], scale: u32, max_alloc: u64) -> Result<Image, 
                 return Err(KilnError::Unsupported("not a Huffman-coded progressive JPEG frame".into()));
             }
             0xDA => {
+                scans += 1;
+                if scans > MAX_SCANS {
+                    return Err(KilnError::TooLarge(format!("more than {MAX_SCANS} progressive scans")));
+                }
                 let (frame, store) = frame.as_mut().zip(store.as_mut()).ok_or_else(|| corrupt("a scan before the frame header"))?;
                 let end = entropy_end(bytes, pos);
                 read_scan(frame, store, &tables, seg, &bytes[pos..end])?;
