@@ -13,7 +13,7 @@
 #                 is reproducible, and a pass does not depend on luck
 #   --install-only  install the toolchain and cargo-fuzz, then stop
 #   target...     a subset of: sniff_probe decode decode_many estimate
-#                 tus_headers events keys (default: all)
+#                 progressive tus_headers events keys (default: all)
 #
 # Installs what is missing: a nightly toolchain (rustup, minimal profile)
 # and cargo-fuzz (pinned, `cargo install --locked`). If no nightly can be
@@ -34,8 +34,8 @@
 set -euo pipefail
 
 CARGO_FUZZ_VERSION=0.13.2
-ALL_TARGETS=(sniff_probe decode decode_many estimate tus_headers events keys)
-IMAGE_TARGETS=" sniff_probe decode decode_many estimate "
+ALL_TARGETS=(sniff_probe decode decode_many estimate progressive tus_headers events keys)
+IMAGE_TARGETS=" sniff_probe decode decode_many estimate progressive "
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 fuzz="$root/fuzz"
@@ -87,6 +87,8 @@ prepare_corpus() {
   if [ "$ci" = 1 ]; then rm -rf "$dir"; fi
   mkdir -p "$dir"
   if [ -d "$fuzz/seeds/$target" ]; then cp -n "$fuzz/seeds/$target"/* "$dir"/ 2>/dev/null || true; fi
+  # The progressive decoder's test fixtures (libjpeg-turbo, every sampling).
+  if [ "$target" = progressive ]; then cp -n "$root"/crates/core/tests/fixtures/progressive/*.jpg "$dir"/; fi
   [[ "$IMAGE_TARGETS" == *" $target "* ]] || return 0
   local corpus="${KILN_CORPUS:-$root/../shared/corpus}" f
   if [ -d "$corpus" ]; then
@@ -117,6 +119,7 @@ ci_runs() {
     decode) echo 8000 ;;
     decode_many) echo 9000 ;;
     estimate) echo 3500 ;;
+    progressive) echo 20000 ;;
     tus_headers) echo 800000 ;;
     events) echo 600000 ;;
     keys) echo 120000 ;;

@@ -40,6 +40,23 @@ pub fn decode(input: Vec<u8>) -> Result<Converted, KilnError> {
     convert(input, &options, &PngEncoder)
 }
 
+/// `progressive`: kiln's progressive JPEG decoder alone, at the DCT scale
+/// `data`'s length picks, allowed what production allows a decoder for a
+/// 100 MP JPEG. Panics on a finding: a decoded image whose buffer is not
+/// its size, or whose size is not the frame header's scaled (when the
+/// probe reads one).
+pub fn progressive(data: &[u8]) {
+    let scale = [1, 2, 4, 8][data.len() % 4];
+    let Ok(image) = kiln_core::decode::progressive::decode_scaled(data, scale, PROGRESSIVE_ALLOWANCE) else { return };
+    assert_eq!(image.pixels.len() as u64, image.width as u64 * image.height as u64 * 3, "{}x{} image", image.width, image.height);
+    if let Ok(info) = probe(data) {
+        assert_eq!((image.width, image.height), (info.width.div_ceil(scale), info.height.div_ceil(scale)), "scale 1/{scale} of {info:?}");
+    }
+}
+
+/// What the `progressive` target lets the decoder hold besides its output.
+pub const PROGRESSIVE_ALLOWANCE: u64 = 64 << 20;
+
 /// `decode_many`: decode once into a 1024 px JPEG and a 256 px PNG
 /// thumbnail derived from the same base (the combined converter's path).
 pub fn decode_many(input: Vec<u8>) -> Result<ConvertedMany, KilnError> {

@@ -37,7 +37,11 @@ fn run(name: &str) {
         Some("decode") => within_budget(bytes, |input| calls::decode(input).map(|_| ())),
         Some("decode_many") => within_budget(bytes, |input| calls::decode_many(input).map(|_| ())),
         Some("estimate") => calls::estimate(&bytes),
-        _ => panic!("{name}: no target of that name (sniff_probe, decode, decode_many, estimate)"),
+        Some("progressive") => within_budget(bytes, |input| {
+            calls::progressive(&input);
+            Ok::<(), ()>(())
+        }),
+        _ => panic!("{name}: no target of that name (sniff_probe, decode, decode_many, estimate, progressive)"),
     }
 }
 
