@@ -14,6 +14,10 @@
 //! committed results, bench/results/study.json and load.json, and the
 //! key-value operations of kiln's upload logic (capacity.rs).
 //!
+//! `kiln-bench --progressive`: kiln's progressive JPEG decoder against
+//! jpeg-decoder and djpeg, natively and in the thumbnail component
+//! (progressive.rs).
+//!
 //! `kiln-bench --fanout`: the upload path instead — `POST /v1/images`
 //! latency for each fan-out width (converters in flight at once) and Spin
 //! host thread count (`TOKIO_WORKER_THREADS`), and meanwhile the latency of
@@ -28,6 +32,7 @@ use std::path::PathBuf;
 mod capacity;
 mod fanout;
 mod headline;
+mod progressive;
 mod quality;
 use std::time::Instant;
 
@@ -70,6 +75,10 @@ struct Args {
     /// load.json and the upload logic's key-value operations, instead.
     #[arg(long)]
     capacity: bool,
+    /// kiln's progressive JPEG decoder against jpeg-decoder and djpeg at
+    /// 1/2, 1/4 and 1/8, natively and under spin up, instead.
+    #[arg(long)]
+    progressive: bool,
 }
 
 const STAGES: [&str; 4] = ["decode", "resize", "encode", "total"];
@@ -143,6 +152,9 @@ fn main() {
             margin: args.sample_margin.unwrap_or(default.margin),
         };
         return quality::run_auto(args.image.as_deref(), &corpus(), &dir, args.target, &sampling);
+    }
+    if args.progressive {
+        return progressive::run(&corpus(), args.runs);
     }
     let path = args.image.clone().unwrap_or_else(|| corpus().join("photos/path-4000x3000-12mp.jpg"));
     let input = std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
