@@ -87,9 +87,13 @@ prepare_corpus() {
   if [ "$ci" = 1 ]; then rm -rf "$dir"; fi
   mkdir -p "$dir"
   if [ -d "$fuzz/seeds/$target" ]; then cp -n "$fuzz/seeds/$target"/* "$dir"/ 2>/dev/null || true; fi
-  # The progressive decoder's test fixtures (libjpeg-turbo, every sampling).
-  if [ "$target" = progressive ]; then cp -n "$root"/crates/core/tests/fixtures/progressive/*.jpg "$dir"/; fi
   [[ "$IMAGE_TARGETS" == *" $target "* ]] || return 0
+  # The progressive decoder's test fixtures (libjpeg-turbo, every sampling;
+  # large.jpg is shrunk on load by the pipeline's targets too).
+  local fixture
+  for fixture in "$root"/crates/core/tests/fixtures/progressive/*.jpg; do
+    cp -n "$fixture" "$dir/progressive-$(basename "$fixture")"
+  done
   local corpus="${KILN_CORPUS:-$root/../shared/corpus}" f
   if [ -d "$corpus" ]; then
     for f in "$corpus"/*/*; do

@@ -3,7 +3,8 @@
 # a 333x251 crop of a corpus photo (odd sizes, so blocks and MCUs are padded)
 # encoded by libjpeg-turbo's cjpeg with its progressive script (spectral
 # selection and successive approximation) in each sampling the decoder must
-# handle, plus gray, RGB, restart intervals and a custom scan script.
+# handle, plus gray, RGB, restart intervals, a custom scan script and one
+# 1100 px photo.
 # Needs cjpeg (libjpeg-turbo-progs) and vips (libvips-tools): scripts/setup.sh.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
@@ -38,4 +39,8 @@ cat > "$tmp/scans.txt" <<'SCANS'
 0: 1-63, 1, 0;
 SCANS
 cjpeg -quality 70 -sample 2x2 -scans "$tmp/scans.txt" "$tmp/crop.ppm" > "$out/scans.jpg"
+# Large enough (1100 px) that a 256 px thumbnail shrinks it on load, so the
+# pipeline's fuzz targets reach the decoder from this seed (under 64 KiB).
+vips thumbnail "$corpus/photos/path-2560x1600.jpg" "$tmp/large.ppm" 1100
+cjpeg -quality 30 -progressive "$tmp/large.ppm" > "$out/large.jpg"
 ls -l "$out"

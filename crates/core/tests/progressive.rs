@@ -10,7 +10,7 @@ use kiln_core::decode::progressive::{decode_scaled, working_bytes, MAX_SCANS};
 use kiln_core::encode::{jpeg::JpegEncoder, Encoder};
 use kiln_core::{Image, KilnError};
 
-const FIXTURES: &[&str] = &["ycc420", "ycc422", "ycc444", "ycc440", "ycc411", "gray", "rgb", "restart", "scans"];
+const FIXTURES: &[&str] = &["ycc420", "ycc422", "ycc444", "ycc440", "ycc411", "gray", "rgb", "restart", "scans", "large"];
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = format!("{}/tests/fixtures/progressive/{name}.jpg", env!("CARGO_MANIFEST_DIR"));
