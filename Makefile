@@ -35,13 +35,15 @@ fuzz:
 # One upload vs the native libvips chain (the two headline ratios), each
 # format vs vips and cwebp/avifenc/cjpeg, AVIF bytes at equal SSIMULACRA2
 # vs avifenc (aom, rav1e), each component under spin up vs
-# the same core natively (12 MP photo), then the upload path per fan-out
+# the same core natively (12 MP photo), kiln's progressive JPEG decoder vs
+# jpeg-decoder and djpeg, then the upload path per fan-out
 # width x Spin host threads (docs/benchmarks.md).
 bench: build
 	scripts/setup.sh --study
 	cargo run --release --locked -p kiln-bench -- --headline --runs $${RUNS:-5}
 	cargo run --release --locked -p kiln-bench -- --quality
 	cargo run --release --locked -p kiln-bench -- --runs $${RUNS:-5}
+	cargo run --release --locked -p kiln-bench -- --progressive --runs $${RUNS:-5}
 	cargo run --release --locked -p kiln-bench -- --fanout --runs $${RUNS:-3}
 
 # Load: 50 uploads at once (half one-shot, half tus), with Spin's default

@@ -104,13 +104,17 @@ fn raise(lines: &mut Lines, points: &[Point], decode: &[bool], trapped: &[Point]
     let steepest = (0..CLASSES).filter(|&c| fitted(c)).map(|c| lines.per_source[c]).fold(0.0, f64::max);
     let highest = (0..CLASSES).filter(|&c| fitted(c)).map(|c| lines.decode_intercept[c]).fold(0.0, f64::max);
     // A class with a single size gets the steepest slope through its point
-    // (beyond it the phase model is a floor); one without points the
+    // (beyond it the phase model is a floor), but never an intercept below
+    // the phase model's fixed overhead: a steep line through one large
+    // point would fall below zero for a small input (the fuzzer found a 9x9
+    // progressive JPEG estimated at 0 bytes). One without points gets the
     // steepest slope and the highest intercept.
+    let floor = kiln_core::estimate::BASE_BYTES as f64;
     for c in (0..CLASSES).filter(|&c| !fitted(c)) {
         lines.per_source[c] = steepest;
         let own = points.iter().filter(|p| p.f.class.index() == c);
         let through = own.map(|p| p.y as f64 - p.f.input_bytes as f64 - steepest * p.f.source_bytes as f64).reduce(f64::max);
-        lines.decode_intercept[c] = through.unwrap_or(highest);
+        lines.decode_intercept[c] = through.map_or(highest, |b| b.max(floor));
     }
     for t in trapped {
         let c = t.f.class.index();

@@ -17,6 +17,10 @@ pub const SIZES_MP: &[f64] = &[0.5, 1.0, 2.0, 4.0, 8.0, 12.0, 16.0, 24.0, 31.0, 
 pub const QUICK_SIZES_MP: &[f64] = &[1.0, 4.0, 12.0, 31.0];
 /// WebP inputs are slower to make and rarer: fewer sizes.
 const WEBP_SIZES_MP: &[f64] = &[0.5, 2.0, 4.0, 8.0, 16.0, 31.0];
+/// Progressive JPEGs also at 60 and 99.9 MP (full runs; 100 rounds over the limit): kiln's own decoder
+/// shrinks them on load up to `max_pixels`, and its class needs points
+/// there, not only up to 40 MP.
+const PROGRESSIVE_EXTRA_MP: &[f64] = &[60.0, 99.9];
 
 /// One calibration input on disk.
 #[derive(Debug, Clone)]
@@ -65,7 +69,8 @@ pub fn synthetic_inputs(corpus: &Path, cache: &Path, sizes: &[f64]) -> Result<Ve
     std::fs::create_dir_all(cache).with_context(|| format!("creating {}", cache.display()))?;
     let mut wanted = Vec::new();
     for kind in [Kind::JpegBaseline, Kind::JpegProgressive, Kind::PngRgb, Kind::PngRgba, Kind::Webp] {
-        for &mp in sizes {
+        let extra = if kind == Kind::JpegProgressive && sizes == SIZES_MP { PROGRESSIVE_EXTRA_MP } else { &[] };
+        for &mp in sizes.iter().chain(extra) {
             if kind != Kind::Webp || WEBP_SIZES_MP.contains(&mp) {
                 let name = format!("synthetic/{}-{mp}mp.{}", kind.label(), kind.extension());
                 wanted.push((kind, mp, Input { path: cache.join(name.replace('/', "-")), name }));

@@ -97,4 +97,11 @@ regressions! {
     /// (`Option::unwrap()` on `None`). A DNL (allowed only with a height of
     /// 0, which the probe refuses) or a second frame header is now refused: 422.
     decode_jpeg_dnl_marker => "decode-jpeg-dnl-marker",
+    /// A 341-byte 9x9 progressive JPEG to the thumbnail at full size: once
+    /// shrunk-on-load progressive JPEGs got a class of their own, the
+    /// thumbnail's jpeg-progressive class kept one calibration size, and
+    /// the steepest slope through that one point gave a negative intercept:
+    /// an estimate of 0 bytes against 352 KB measured. A single-size class's
+    /// intercept is now at least the phase model's fixed 2 MiB.
+    estimate_jpeg_progressive_9x9_single_size_class => "estimate-jpeg-progressive-9x9-single-size-class",
 }
