@@ -10,18 +10,13 @@
 use kiln_core::decode::progressive::{decode_scaled, working_bytes};
 use kiln_core::estimate::phases::jpeg_blocks;
 use kiln_core::probe::probe;
+use kiln_e2e::images::jpegtran_progressive;
 use kiln_e2e::Stack;
 use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
 const PHOTOS: &[&str] = &["photos/path-4000x3000-12mp.jpg", "photos/fallenleaf-4958x6198-31mp.jpg"];
-
-fn jpegtran_progressive(path: &Path) -> Vec<u8> {
-    let out = Command::new("jpegtran").arg("-progressive").arg(path).output().expect("jpegtran (scripts/setup.sh)");
-    assert!(out.status.success(), "jpegtran: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
-}
 
 fn ms(f: impl FnOnce()) -> f64 {
     let started = Instant::now();
@@ -49,7 +44,7 @@ pub fn run(corpus: &Path, runs: usize) {
     println!("|---|---|---|---|---|---|---|---|---|");
     let mut files = Vec::new();
     for rel in PHOTOS {
-        let bytes = jpegtran_progressive(&corpus.join(rel));
+        let bytes = jpegtran_progressive(&std::fs::read(corpus.join(rel)).unwrap());
         let file = dir.join(Path::new(rel).file_name().unwrap());
         std::fs::write(&file, &bytes).unwrap();
         let info = probe(&bytes).unwrap();

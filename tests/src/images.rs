@@ -145,3 +145,16 @@ pub fn check_widths(s: &crate::Stack, manifest: &serde_json::Value, expected: &[
         assert_eq!(v["srcset"].as_str(), Some(srcset.join(", ").as_str()), "{format}");
     }
 }
+
+/// `jpeg` rewritten as a progressive JPEG by libjpeg-turbo's `jpegtran`
+/// (its default scan script: spectral selection and successive
+/// approximation), without re-encoding. jpegtran comes with
+/// libjpeg-turbo-progs (scripts/setup.sh).
+pub fn jpegtran_progressive(jpeg: &[u8]) -> Vec<u8> {
+    let path = std::env::temp_dir().join(format!("kiln-jpegtran-{}-{}.jpg", std::process::id(), jpeg.len()));
+    std::fs::write(&path, jpeg).unwrap();
+    let out = std::process::Command::new("jpegtran").arg("-progressive").arg(&path).output().expect("jpegtran (libjpeg-turbo-progs, scripts/setup.sh)");
+    std::fs::remove_file(&path).unwrap();
+    assert!(out.status.success(), "jpegtran: {}", String::from_utf8_lossy(&out.stderr));
+    out.stdout
+}

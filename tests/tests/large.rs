@@ -11,7 +11,7 @@
 
 use kiln_core::image::{Image, PixelLayout};
 use kiln_core::probe::probe;
-use kiln_e2e::images::{fitted, verify};
+use kiln_e2e::images::{fitted, jpegtran_progressive, verify};
 use kiln_e2e::{corpus, Reply, Stack};
 
 /// `spin up --max-instance-memory` in these tests.
@@ -58,17 +58,6 @@ fn jpegs_at_max_pixels_convert_within_the_instance_memory() {
         s.put_object(key, &bytes);
         converts_everywhere(&s, key, (W, H));
     }
-}
-
-/// `jpeg` rewritten as a progressive JPEG by libjpeg-turbo's `jpegtran`
-/// (its default scan script), without re-encoding.
-fn jpegtran_progressive(jpeg: &[u8]) -> Vec<u8> {
-    let path = std::env::temp_dir().join(format!("kiln-large-baseline-{}.jpg", std::process::id()));
-    std::fs::write(&path, jpeg).unwrap();
-    let out = std::process::Command::new("jpegtran").arg("-progressive").arg(&path).output().expect("jpegtran (libjpeg-turbo-progs, scripts/setup.sh)");
-    std::fs::remove_file(&path).unwrap();
-    assert!(out.status.success(), "jpegtran: {}", String::from_utf8_lossy(&out.stderr));
-    out.stdout
 }
 
 /// A screenshot-like RGBA image: flat panels, a gradient, text-like

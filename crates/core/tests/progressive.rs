@@ -8,6 +8,7 @@ mod common;
 
 use kiln_core::decode::progressive::{decode_scaled, working_bytes, MAX_SCANS};
 use kiln_core::encode::{jpeg::JpegEncoder, Encoder};
+use kiln_core::probe::probe;
 use kiln_core::{Image, KilnError};
 
 const FIXTURES: &[&str] = &["ycc420", "ycc422", "ycc444", "ycc440", "ycc411", "gray", "rgb", "restart", "scans", "large"];
@@ -17,13 +18,9 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(&path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
-/// libjpeg-turbo's reading (through zune-jpeg), full size, RGB.
+/// The full-size decode kiln itself uses (zune-jpeg), RGB.
 fn reference(bytes: &[u8]) -> Image {
-    let options = zune_core::options::DecoderOptions::new_safe().jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(bytes), options);
-    let pixels = decoder.decode().unwrap();
-    let info = decoder.info().unwrap();
-    Image::new(info.width as u32, info.height as u32, kiln_core::PixelLayout::Rgb8, pixels)
+    kiln_core::decode::decode(bytes, &probe(bytes).unwrap(), 1, u64::MAX).unwrap()
 }
 
 /// jpeg-decoder's scaled decode (kiln's baseline shrink-on-load), RGB.

@@ -12,14 +12,10 @@ use kiln_core::encode::{jpeg::JpegEncoder, Encoder};
 #[global_allocator]
 static ALLOCATOR: Counting = Counting;
 
-/// The corpus photo at full size (zune-jpeg).
+/// The corpus photo at full size, decoded as kiln decodes it.
 fn photo() -> kiln_core::Image {
     let bytes = common::read("photos/path-4000x3000-12mp.jpg");
-    let options = zune_core::options::DecoderOptions::new_safe().jpeg_set_out_colorspace(zune_core::colorspace::ColorSpace::RGB);
-    let mut decoder = zune_jpeg::JpegDecoder::new_with_options(zune_core::bytestream::ZCursor::new(&bytes[..]), options);
-    let pixels = decoder.decode().unwrap();
-    let info = decoder.info().unwrap();
-    kiln_core::Image::new(info.width as u32, info.height as u32, kiln_core::PixelLayout::Rgb8, pixels)
+    kiln_core::decode::decode(&bytes, &kiln_core::probe::probe(&bytes).unwrap(), 1, u64::MAX).unwrap()
 }
 
 #[test]

@@ -143,13 +143,12 @@ fn jpeg_decoder_bytes(info: &ImageInfo, scale: u32) -> u64 {
     coefficients + working
 }
 
-/// Blocks of each JPEG component, padded to whole MCUs (w, h).
+/// Blocks of each JPEG component, padded to whole MCUs (w, h), as kiln's
+/// progressive decoder stores them.
 pub fn jpeg_blocks(info: &ImageInfo) -> Vec<(usize, usize)> {
     let Some(frame) = &info.jpeg else { return Vec::new() };
-    let hmax = frame.components.iter().map(|c| c.h as usize).max().unwrap_or(1);
-    let vmax = frame.components.iter().map(|c| c.v as usize).max().unwrap_or(1);
-    let mcus = ((info.width as usize).div_ceil(8 * hmax), (info.height as usize).div_ceil(8 * vmax));
-    frame.components.iter().map(|c| (mcus.0 * c.h as usize, mcus.1 * c.v as usize)).collect()
+    let sampling: Vec<_> = frame.components.iter().map(|c| (c.h as usize, c.v as usize)).collect();
+    crate::decode::progressive::stored_blocks(info.width as usize, info.height as usize, &sampling)
 }
 
 /// MCU-padded width and height of a JPEG, and its full-resolution samples

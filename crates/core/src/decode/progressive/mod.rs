@@ -49,6 +49,17 @@ pub fn working_bytes(blocks: &[(usize, usize)], scale: u32) -> u64 {
     Coefficients::bytes(n, blocks) + planes
 }
 
+/// Blocks stored per component (w, h) for a `width × height` frame whose
+/// components have `sampling` (h, v) factors: the MCU grid's, which covers
+/// each component's own. The decoder allocates this and the estimate
+/// ([`working_bytes`]) counts it.
+pub fn stored_blocks(width: usize, height: usize, sampling: &[(usize, usize)]) -> Vec<(usize, usize)> {
+    let hmax = sampling.iter().map(|s| s.0).max().unwrap_or(1);
+    let vmax = sampling.iter().map(|s| s.1).max().unwrap_or(1);
+    let mcus = (width.div_ceil(8 * hmax), height.div_ceil(8 * vmax));
+    sampling.iter().map(|&(h, v)| (mcus.0 * h, mcus.1 * v)).collect()
+}
+
 /// One frame component.
 struct Component {
     id: u8,
@@ -98,9 +109,9 @@ impl Frame {
         ((self.width * c.h).div_ceil(self.max.0).div_ceil(8), (self.height * c.v).div_ceil(self.max.1).div_ceil(8))
     }
 
-    /// Blocks of each component stored: the MCU grid's, which covers its own.
     fn stored_blocks(&self) -> Vec<(usize, usize)> {
-        self.components.iter().map(|c| (self.mcus.0 * c.h, self.mcus.1 * c.v)).collect()
+        let sampling: Vec<_> = self.components.iter().map(|c| (c.h, c.v)).collect();
+        stored_blocks(self.width, self.height, &sampling)
     }
 
     fn colour_model(&self, adobe_transform: Option<u8>) -> ColourModel {
